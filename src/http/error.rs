@@ -1,0 +1,163 @@
+//! The contract's error shape: `{"error": {"code": "<snake_case>", "message": "<text>"}}`.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::json;
+
+use crate::domain::ValidationError;
+use crate::storage::StorageError;
+
+/// Every way a request can fail, mapped to a status and a stable code.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    #[error("too many requests; try again in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("storage: {0}")]
+    Storage(#[from] StorageError),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::Conflict { code, .. } => code,
+            ApiError::PayloadTooLarge(_) => "too_large",
+            ApiError::Invalid(_) => "invalid_field",
+            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Storage(e) if e.is_unavailable() => "database_unavailable",
+            ApiError::Storage(_) | ApiError::Internal(_) => "internal",
+        }
+    }
+
+    /// The text a client sees. Internal details stay in the log.
+    fn public_message(&self) -> String {
+        match self {
+            ApiError::Storage(e) if e.is_unavailable() => "the database is unavailable".into(),
+            ApiError::Storage(_) | ApiError::Internal(_) => "internal error".into(),
+            other => other.to_string(),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Storage(e) if e.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Storage(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        }
+        let mut body = json!({"error": {"code": self.code(), "message": self.public_message()}});
+        if let ApiError::Invalid(v) = self {
+            body["error"]["field"] = json!(v.field);
+        }
+        let mut response = HttpResponse::build(status).json(body);
+        if let ApiError::RateLimited { retry_after_secs } = self
+            && let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        response
+    }
+}
+
+/// For unmatched routes: a 404 in the contract's shape rather than an empty body.
+pub async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound("no such endpoint".into()))
+}
+
+/// Turns body and query extraction failures into the contract's shape (400 or 413).
+pub fn json_config() -> actix_web::web::JsonConfig {
+    actix_web::web::JsonConfig::default()
+        .limit(64 * 1024)
+        .error_handler(|err, _req| {
+            use actix_web::error::JsonPayloadError;
+            let api = match &err {
+                JsonPayloadError::Overflow { .. }
+                | JsonPayloadError::OverflowKnownLength { .. } => {
+                    ApiError::PayloadTooLarge("request body is too large".into())
+                }
+                JsonPayloadError::ContentType => {
+                    ApiError::BadRequest("expected Content-Type: application/json".into())
+                }
+                other => ApiError::BadRequest(format!("malformed JSON body: {other}")),
+            };
+            api.into()
+        })
+}
+
+pub fn query_config() -> actix_web::web::QueryConfig {
+    actix_web::web::QueryConfig::default()
+        .error_handler(|err, _req| ApiError::BadRequest(format!("bad query string: {err}")).into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::to_bytes;
+
+    #[actix_web::test]
+    async fn errors_have_the_contract_shape() {
+        let err = ApiError::Invalid(ValidationError::new("username", "too short"));
+        let response = err.error_response();
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let body = to_bytes(response.into_body()).await.expect("body");
+        let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(v["error"]["code"], "invalid_field");
+        assert_eq!(v["error"]["field"], "username");
+
+        let response = ApiError::RateLimited {
+            retry_after_secs: 7,
+        }
+        .error_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            response
+                .headers()
+                .get(header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok()),
+            Some("7")
+        );
+
+        let response = ApiError::Internal("secret detail".into()).error_response();
+        let body = to_bytes(response.into_body()).await.expect("body");
+        assert!(!String::from_utf8_lossy(&body).contains("secret detail"));
+    }
+}

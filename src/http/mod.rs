@@ -1,0 +1,8 @@
+//! HTTP pieces every role shares: the error shape, health, metrics, request logging.
+
+pub mod error;
+pub mod health;
+pub mod metrics;
+pub mod request_span;
+
+pub use error::ApiError;

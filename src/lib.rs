@@ -1,0 +1,16 @@
+//! chatapp: a self-hostable team chat server. The binary's roles (`front`, `auth`, `ws`,
+//! `all`) are actix `configure` functions over the shared modules below.
+
+pub mod auth;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod domain;
+pub mod front;
+pub mod http;
+pub mod passwords;
+pub mod server;
+pub mod storage;
+pub mod telemetry;
+pub mod tokens;
+pub mod ws;

@@ -1,0 +1,5 @@
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    chatapp::commands::run(chatapp::cli::Cli::parse())
+}

@@ -1,0 +1,240 @@
+//! The `messages` table: gapless per-room seqs, idempotent saves, history by seq.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::conn::write_transaction;
+use super::schema::{messages, users};
+use super::{DbConn, StorageError, now_utc, rooms};
+use crate::domain::Message;
+
+/// A message to store. The sender comes from a verified token, never from the client.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub room_id: i64,
+    pub sender_id: i64,
+    pub content: String,
+    pub client_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = messages)]
+pub struct StoredMessage {
+    pub id: i64,
+    pub room_id: i64,
+    pub seq: i64,
+    pub sender_id: i64,
+    pub content: String,
+    pub client_id: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+/// What became of one message of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Saved {
+    /// Stored now, with a fresh seq.
+    New(StoredMessage),
+    /// The sender had already stored this client id: nothing new was written.
+    Existing(StoredMessage),
+}
+
+impl Saved {
+    pub fn message(&self) -> &StoredMessage {
+        match self {
+            Saved::New(m) | Saved::Existing(m) => m,
+        }
+    }
+}
+
+/// Stores a batch in one transaction (group commit) and reports, in batch order, what
+/// became of each message. A (sender, client_id) already stored — before or earlier in the
+/// same batch — is not stored again. Seqs are reserved per room in the same transaction as
+/// the inserts, so they are gapless and never repeat, whatever runs concurrently.
+pub fn save_batch(conn: &mut DbConn, batch: &[NewMessage]) -> Result<Vec<Saved>, StorageError> {
+    let mut attempts = 0;
+    loop {
+        match write_transaction(conn, |conn| save_batch_once(conn, batch)) {
+            // A concurrent save of the same client id won the race: look again, and the
+            // retry finds the winner's message as existing.
+            Err(e) if e.is_unique_violation() && attempts < 2 => attempts += 1,
+            other => return other,
+        }
+    }
+}
+
+fn save_batch_once(conn: &mut DbConn, batch: &[NewMessage]) -> Result<Vec<Saved>, StorageError> {
+    let mut out: Vec<Option<Saved>> = vec![None; batch.len()];
+    let mut first_with_id: HashMap<(i64, &str), usize> = HashMap::new();
+    let mut repeats: Vec<(usize, usize)> = Vec::new();
+    // Room order is the lock order, so two batches never wait on each other in a cycle.
+    let mut fresh_by_room: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
+
+    for (i, msg) in batch.iter().enumerate() {
+        if let Some(cid) = msg.client_id.as_deref() {
+            if let Some(&first) = first_with_id.get(&(msg.sender_id, cid)) {
+                repeats.push((i, first));
+                continue;
+            }
+            first_with_id.insert((msg.sender_id, cid), i);
+            if let Some(existing) = find_by_client_id(conn, msg.sender_id, cid)? {
+                out[i] = Some(Saved::Existing(existing));
+                continue;
+            }
+        }
+        fresh_by_room.entry(msg.room_id).or_default().push(i);
+    }
+
+    for (room_id, indexes) in fresh_by_room {
+        let first_seq = rooms::reserve_seqs(conn, room_id, indexes.len() as i64)?;
+        // Taken under the room's lock, so within a room later seqs never get earlier times.
+        let now = now_utc();
+        for (offset, i) in indexes.into_iter().enumerate() {
+            let stored = insert_row(conn, &batch[i], first_seq + offset as i64, now)?;
+            out[i] = Some(Saved::New(stored));
+        }
+    }
+
+    for (i, first) in repeats {
+        let original = out[first]
+            .as_ref()
+            .map(|s| Saved::Existing(s.message().clone()));
+        out[i] = original;
+    }
+
+    out.into_iter()
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| StorageError::Internal("a batch entry was left unresolved".into()))
+}
+
+/// Inserts one row with a seq the caller reserved. Only for use inside a write transaction.
+pub(crate) fn insert_row(
+    conn: &mut DbConn,
+    msg: &NewMessage,
+    seq: i64,
+    at: NaiveDateTime,
+) -> Result<StoredMessage, StorageError> {
+    let id: i64 = diesel::insert_into(messages::table)
+        .values((
+            messages::room_id.eq(msg.room_id),
+            messages::seq.eq(seq),
+            messages::sender_id.eq(msg.sender_id),
+            messages::content.eq(&msg.content),
+            messages::client_id.eq(msg.client_id.as_deref()),
+            messages::created_at.eq(at),
+        ))
+        .returning(messages::id)
+        .get_result(conn)?;
+    Ok(StoredMessage {
+        id,
+        room_id: msg.room_id,
+        seq,
+        sender_id: msg.sender_id,
+        content: msg.content.clone(),
+        client_id: msg.client_id.clone(),
+        created_at: at,
+    })
+}
+
+pub fn find_by_client_id(
+    conn: &mut DbConn,
+    sender_id: i64,
+    client_id: &str,
+) -> Result<Option<StoredMessage>, StorageError> {
+    Ok(messages::table
+        .filter(messages::sender_id.eq(sender_id))
+        .filter(messages::client_id.eq(client_id))
+        .select(StoredMessage::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Where a page of history starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cursor {
+    /// The newest messages.
+    Latest,
+    /// The newest messages with a seq below this one.
+    Before(i64),
+    /// The oldest messages with a seq above this one.
+    After(i64),
+}
+
+/// A page of a room's history, in ascending seq order.
+pub fn history(
+    conn: &mut DbConn,
+    room_id: i64,
+    room_name: &str,
+    cursor: Cursor,
+    limit: i64,
+) -> Result<Vec<Message>, StorageError> {
+    let base = messages::table
+        .inner_join(users::table)
+        .filter(messages::room_id.eq(room_id))
+        .select((
+            messages::id,
+            messages::seq,
+            users::username,
+            messages::content,
+            messages::client_id,
+            messages::created_at,
+        ))
+        .limit(limit);
+    type Row = (i64, i64, String, String, Option<String>, NaiveDateTime);
+    let mut rows: Vec<Row> = match cursor {
+        Cursor::Latest => base.order(messages::seq.desc()).load(conn)?,
+        Cursor::Before(seq) => base
+            .filter(messages::seq.lt(seq))
+            .order(messages::seq.desc())
+            .load(conn)?,
+        Cursor::After(seq) => base
+            .filter(messages::seq.gt(seq))
+            .order(messages::seq.asc())
+            .load(conn)?,
+    };
+    if !matches!(cursor, Cursor::After(_)) {
+        rows.reverse();
+    }
+    Ok(rows
+        .into_iter()
+        .map(|(id, seq, sender, content, client_id, at)| Message {
+            id,
+            room: room_name.to_owned(),
+            seq,
+            sender,
+            content,
+            timestamp: at.and_utc(),
+            client_id,
+        })
+        .collect())
+}
+
+/// Fills an empty room with messages that carry their own times (demo data, imports).
+/// Returns how many were stored: none if the room already had messages, so running it
+/// again changes nothing.
+pub fn import_into_empty_room(
+    conn: &mut DbConn,
+    room_id: i64,
+    batch: &[(NewMessage, NaiveDateTime)],
+) -> Result<usize, StorageError> {
+    write_transaction(conn, |conn| {
+        let room = rooms::find_by_id(conn, room_id)?
+            .ok_or_else(|| StorageError::Internal(format!("room {room_id} vanished")))?;
+        if room.last_seq != 0 || batch.is_empty() {
+            return Ok(0);
+        }
+        let first_seq = rooms::reserve_seqs(conn, room_id, batch.len() as i64)?;
+        for (offset, (msg, at)) in batch.iter().enumerate() {
+            insert_row(conn, msg, first_seq + offset as i64, *at)?;
+        }
+        Ok(batch.len())
+    })
+}
+
+pub fn count_in_room(conn: &mut DbConn, room_id: i64) -> Result<i64, StorageError> {
+    Ok(messages::table
+        .filter(messages::room_id.eq(room_id))
+        .count()
+        .get_result(conn)?)
+}

@@ -1,0 +1,25 @@
+//! Storage on SQLite and PostgreSQL through one diesel schema.
+//!
+//! Blocking by nature: async code reaches it only through [`Db::run`].
+
+mod conn;
+mod db;
+mod error;
+pub mod messages;
+pub mod migrations;
+pub mod rooms;
+pub mod schema;
+mod url;
+pub mod users;
+
+pub use conn::{DbConn, write_transaction};
+pub use db::{Db, PooledConn};
+pub use error::StorageError;
+pub use url::{Backend, DbUrl};
+
+use chrono::{NaiveDateTime, SubsecRound, Utc};
+
+/// The current UTC time at the precision both backends keep (microseconds).
+pub fn now_utc() -> NaiveDateTime {
+    Utc::now().naive_utc().trunc_subsecs(6)
+}
