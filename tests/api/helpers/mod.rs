@@ -1,0 +1,38 @@
+//! The harness: test databases, in-process servers, and the binary as a child process.
+
+mod app;
+mod db;
+mod process;
+
+pub use app::spawn_app;
+pub use db::{Backend, TestDb};
+pub use process::{ChatappProcess, chatapp_cmd};
+
+/// Runs a test body once per backend, as two tests named `sqlite` and `postgres`.
+#[macro_export]
+macro_rules! both_backends {
+    ($name:ident, $body:ident) => {
+        mod $name {
+            #[actix_web::test]
+            async fn sqlite() {
+                super::$body($crate::helpers::Backend::Sqlite).await
+            }
+
+            #[actix_web::test]
+            async fn postgres() {
+                super::$body($crate::helpers::Backend::Postgres).await
+            }
+        }
+    };
+}
+
+/// Logs from the code under test, only when `TEST_LOG` is set.
+pub fn init_test_log() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        let settings = chatapp::config::LogSettings {
+            filter: "debug".into(),
+            format: chatapp::config::LogFormat::Text,
+        };
+        let _ = chatapp::telemetry::init(&settings);
+    }
+}

@@ -1,0 +1,11 @@
+//! The one integration-test binary: real servers on port 0, real SQLite files, a real
+//! PostgreSQL (a fresh database per test), real processes of the `chatapp` binary.
+
+// A failed unwrap is a failed test, which is what a test wants.
+#![allow(clippy::unwrap_used)]
+
+mod helpers;
+
+mod cli;
+mod health;
+mod storage;
