@@ -24,6 +24,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub jwt: JwtSettings,
     pub ws: WsSettings,
+    pub http: HttpSettings,
     pub internal: InternalSettings,
     pub bus: BusSettings,
     pub log: LogSettings,
@@ -64,6 +65,21 @@ pub struct AuthSettings {
     pub bcrypt_cost: u32,
     /// Lifetime of an access token.
     pub access_token_ttl_secs: u64,
+    /// Lifetime of the web UI's session (the HttpOnly cookie).
+    pub session_ttl_secs: u64,
+    /// Login attempts allowed per username per minute.
+    pub logins_per_username_per_minute: u32,
+    /// Login and registration requests allowed per client address per minute.
+    pub requests_per_address_per_minute: u32,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSettings {
+    /// Proxies (nginx) whose `X-Forwarded-For` is believed; from anyone else it is ignored.
+    /// In the environment: a comma-separated list.
+    #[serde(deserialize_with = "list_or_commas")]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -126,6 +142,7 @@ impl Default for Settings {
             auth: AuthSettings::default(),
             jwt: JwtSettings::default(),
             ws: WsSettings::default(),
+            http: HttpSettings::default(),
             internal: InternalSettings::default(),
             bus: BusSettings::default(),
             log: LogSettings::default(),
@@ -167,6 +184,9 @@ impl Default for AuthSettings {
             signing_key_file: None,
             bcrypt_cost: 12,
             access_token_ttl_secs: 900,
+            session_ttl_secs: 7 * 24 * 3600,
+            logins_per_username_per_minute: 10,
+            requests_per_address_per_minute: 120,
         }
     }
 }
@@ -251,6 +271,8 @@ impl Settings {
             config::Environment::with_prefix("CHATAPP")
                 .prefix_separator("__")
                 .separator("__")
+                // Values stay strings (a numeric token must not become a float);
+                // serde converts them to the field's type.
                 .try_parsing(false)
                 .source(Some(chatapp_env)),
         );
@@ -291,6 +313,24 @@ impl Settings {
         }
         if self.auth.access_token_ttl_secs < 30 {
             return Err(invalid("auth.access_token_ttl_secs", "must be at least 30"));
+        }
+        if self.auth.session_ttl_secs < self.auth.access_token_ttl_secs {
+            return Err(invalid(
+                "auth.session_ttl_secs",
+                "must be at least auth.access_token_ttl_secs",
+            ));
+        }
+        if self.auth.logins_per_username_per_minute == 0 {
+            return Err(invalid(
+                "auth.logins_per_username_per_minute",
+                "must be at least 1",
+            ));
+        }
+        if self.auth.requests_per_address_per_minute == 0 {
+            return Err(invalid(
+                "auth.requests_per_address_per_minute",
+                "must be at least 1",
+            ));
         }
         for (key, url) in [
             ("front.auth_url", &self.front.auth_url),
@@ -337,6 +377,37 @@ impl Settings {
     pub fn default_sqlite_path(&self) -> PathBuf {
         self.data_dir.join("chatapp.db")
     }
+}
+
+/// A list from TOML (`["a", "b"]`) or from the environment (`a,b`).
+fn list_or_commas<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        List(Vec<String>),
+        Text(String),
+    }
+    let items: Vec<String> = match Raw::deserialize(deserializer)? {
+        Raw::List(items) => items,
+        Raw::Text(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    };
+    items
+        .iter()
+        .map(|item| {
+            item.parse()
+                .map_err(|e| serde::de::Error::custom(format!("{item:?}: {e}")))
+        })
+        .collect()
 }
 
 /// Parses `HOST:PORT` (an IP address or `localhost`).
@@ -455,6 +526,27 @@ mod tests {
             .map(|_| ())
             .unwrap_err();
         assert!(e.to_string().contains("databse"), "{e}");
+    }
+
+    #[test]
+    fn lists_and_numeric_strings_from_the_environment() {
+        let s = load(&[
+            ("CHATAPP__HTTP__TRUSTED_PROXIES", "127.0.0.1,::1"),
+            ("CHATAPP__INTERNAL__TOKEN", "12345678901234567890"),
+        ])
+        .expect("loads");
+        assert_eq!(s.http.trusted_proxies.len(), 2);
+        assert_eq!(
+            s.internal
+                .token
+                .as_ref()
+                .map(|t| t.expose_secret().to_owned()),
+            Some("12345678901234567890".into())
+        );
+        let e = load(&[("CHATAPP__HTTP__TRUSTED_PROXIES", "nginx")])
+            .map(|_| ())
+            .unwrap_err();
+        assert!(e.to_string().contains("trusted_proxies"), "{e}");
     }
 
     #[test]

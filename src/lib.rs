@@ -1,6 +1,7 @@
 //! chatapp: a self-hostable team chat server. The binary's roles (`front`, `auth`, `ws`,
 //! `all`) are actix `configure` functions over the shared modules below.
 
+pub mod accounts;
 pub mod auth;
 pub mod cli;
 pub mod commands;

@@ -9,14 +9,16 @@ use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 use anyhow::{Context, anyhow};
 
-use crate::auth::{self, AuthState};
+use crate::accounts::{Accounts, LimitSettings, LoginLimits, PasswordHasher, TokenLifetimes};
+use crate::auth;
 use crate::config::{Settings, parse_bind};
-use crate::front::{self, FrontState};
+use crate::front::{self, AuthBackend, FrontState};
+use crate::http::client_ip::TrustedProxies;
 use crate::http::error::{json_config, not_found, query_config};
 use crate::http::health::{self, HealthChecks};
 use crate::http::{metrics, request_span};
 use crate::storage::{Db, migrations};
-use crate::tokens::{self, KeyPair};
+use crate::tokens::{self, KeyPair, TokenSigner, TokenVerifier};
 use crate::ws::{self, WsState};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,9 +79,14 @@ impl Application {
         let wanted = parse_bind(wanted).map_err(|m| anyhow!("--bind {m}"))?;
 
         let keys = if role.serves_auth() {
-            Some(Arc::new(signing_key(role, settings)?))
+            Some(signing_key(role, settings)?)
         } else {
             None
+        };
+        let verifier = match (&keys, role.serves_front()) {
+            (Some(pair), _) => Some(verifier_for(&[pair.verifying_key()], settings)),
+            (None, true) => Some(public_key_verifier(settings)?),
+            (None, false) => None,
         };
         let db = if role.serves_front() || role.serves_auth() {
             Some(open_database(role, settings).await?)
@@ -87,17 +94,29 @@ impl Application {
             None
         };
 
-        let front_state = match (&db, role.serves_front()) {
-            (Some(db), true) => Some(FrontState { db: db.clone() }),
+        let accounts = match (&keys, &db, &verifier) {
+            (Some(pair), Some(db), Some(verifier)) => {
+                Some(accounts(pair, db.clone(), verifier.clone(), settings)?)
+            }
             _ => None,
         };
-        let auth_state = match (&db, &keys) {
-            (Some(db), Some(keys)) => Some(AuthState {
-                db: db.clone(),
-                keys: keys.clone(),
-            }),
+        let front_state = match (&db, &verifier, role.serves_front()) {
+            (Some(db), Some(verifier), true) => {
+                let backend = match &accounts {
+                    Some(accounts) => AuthBackend::Direct(accounts.clone()),
+                    None => AuthBackend::Http(settings.front.auth_url.clone().ok_or_else(|| {
+                        anyhow!(
+                            "configuration key `front.auth_url` is not set: `front` needs the \
+                             address of `auth` (e.g. CHATAPP__FRONT__AUTH_URL=http://127.0.0.1:5001)"
+                        )
+                    })?),
+                };
+                Some(FrontState::new(db.clone(), verifier.clone(), backend)?)
+            }
             _ => None,
         };
+        let auth_state = accounts;
+        let proxies = TrustedProxies::new(settings.http.trusted_proxies.clone());
         let ws_state = role.serves_ws().then(WsState::default);
         let checks = HealthChecks {
             role: role.name(),
@@ -114,6 +133,7 @@ impl Application {
                 .wrap(request_span::logger())
                 .app_data(json_config())
                 .app_data(query_config())
+                .app_data(web::Data::new(proxies.clone()))
                 .configure(health::configure(checks.clone()));
             if let Some(state) = &front_state {
                 app = app.configure(front::configure(state.clone()));
@@ -180,6 +200,46 @@ async fn open_database(role: Role, settings: &Settings) -> anyhow::Result<Db> {
     .await
     .context("database start-up was cancelled")?
     .inspect(|db| tracing::info!(database = %shown, backend = %db.backend(), "database ready"))
+}
+
+fn verifier_for(keys: &[ed25519_dalek::VerifyingKey], settings: &Settings) -> TokenVerifier {
+    TokenVerifier::new(keys, &settings.jwt.issuer, settings.jwt.leeway_secs)
+}
+
+/// `front` and `ws` apart from `auth`: verify with the public key only.
+fn public_key_verifier(settings: &Settings) -> anyhow::Result<TokenVerifier> {
+    let path = settings.jwt.public_key_file.as_ref().ok_or_else(|| {
+        anyhow!(
+            "configuration key `jwt.public_key_file` is not set: point it at the public half \
+             of auth's key pair (DIR/{} from `chatapp keygen DIR`)",
+            tokens::PUBLIC_KEY_FILE
+        )
+    })?;
+    let key = tokens::load_public_key(path)?;
+    tracing::info!(kid = %tokens::key_id(&key), "loaded the token-verification key");
+    Ok(verifier_for(&[key], settings))
+}
+
+fn accounts(
+    pair: &KeyPair,
+    db: Db,
+    verifier: TokenVerifier,
+    settings: &Settings,
+) -> anyhow::Result<Arc<Accounts>> {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let hasher = PasswordHasher::new(settings.auth.bcrypt_cost, cores)?;
+    let signer = TokenSigner::new(pair, &settings.jwt.issuer)?;
+    let limits = LoginLimits::new(LimitSettings {
+        logins_per_username_per_minute: settings.auth.logins_per_username_per_minute,
+        requests_per_address_per_minute: settings.auth.requests_per_address_per_minute,
+    });
+    let lifetimes = TokenLifetimes {
+        access_secs: settings.auth.access_token_ttl_secs,
+        session_secs: settings.auth.session_ttl_secs,
+    };
+    Ok(Accounts::new(
+        db, hasher, signer, verifier, limits, lifetimes,
+    ))
 }
 
 /// The token-signing key. `auth` must be given one; `all` makes one in the data directory

@@ -1,23 +1,23 @@
 //! The `auth` role: the JSON API under `/auth/api` that registers users and issues tokens.
 //! It alone holds the signing key.
 
+mod routes;
+
 use std::sync::Arc;
 
 use actix_web::web;
 
-use crate::storage::Db;
-use crate::tokens::KeyPair;
-
-/// What `auth` needs to serve.
-#[derive(Clone)]
-pub struct AuthState {
-    pub db: Db,
-    pub keys: Arc<KeyPair>,
-}
+use crate::accounts::Accounts;
 
 /// Mounts `auth`'s routes.
-pub fn configure(state: AuthState) -> impl FnOnce(&mut web::ServiceConfig) {
+pub fn configure(accounts: Arc<Accounts>) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
-        cfg.app_data(web::Data::new(state));
+        cfg.app_data(web::Data::from(accounts)).service(
+            web::scope("/auth/api")
+                .route("/register", web::post().to(routes::register))
+                .route("/login", web::post().to(routes::login))
+                .route("/token", web::post().to(routes::token))
+                .route("/jwks.json", web::get().to(routes::jwks)),
+        );
     }
 }

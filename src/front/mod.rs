@@ -1,19 +1,114 @@
 //! The `front` role: pages, static files, the REST API under `/api` and the internal API
 //! `ws` persists through.
 
-use actix_web::web;
+mod api;
+mod assets;
+pub mod auth_client;
+mod pages;
+pub mod session;
+mod templates;
 
+use std::sync::Arc;
+
+use actix_csrf::CsrfMiddleware;
+use actix_web::cookie::SameSite;
+use actix_web::http::Method;
+use actix_web::web;
+use rand::rngs::StdRng;
+
+use crate::accounts::Accounts;
 use crate::storage::Db;
+use crate::tokens::TokenVerifier;
+use auth_client::{AuthApi, DirectAuth, HttpAuth};
+
+/// How `front` reaches `auth`.
+#[derive(Clone)]
+pub enum AuthBackend {
+    /// Inside `all`: a direct call.
+    Direct(Arc<Accounts>),
+    /// Split: `auth`'s base URL.
+    Http(String),
+}
 
 /// What `front` needs to serve.
 #[derive(Clone)]
 pub struct FrontState {
     pub db: Db,
+    pub verifier: TokenVerifier,
+    pub auth: AuthBackend,
+    pub tera: Arc<tera::Tera>,
+}
+
+impl FrontState {
+    pub fn new(db: Db, verifier: TokenVerifier, auth: AuthBackend) -> anyhow::Result<Self> {
+        let tera = templates::load().map_err(|e| anyhow::anyhow!("templates: {e:?}"))?;
+        Ok(Self {
+            db,
+            verifier,
+            auth,
+            tera: Arc::new(tera),
+        })
+    }
+}
+
+const CSRF_COOKIE: &str = "chatapp_csrf";
+
+/// The CSRF middleware (double-submit cookie): pages that show a form set a fresh token.
+fn csrf() -> CsrfMiddleware<StdRng> {
+    let mut csrf = CsrfMiddleware::<StdRng>::new()
+        .cookie_name(CSRF_COOKIE)
+        .http_only(true)
+        .same_site(Some(SameSite::Strict))
+        // Not a credential: readable over plain HTTP too, so `all` works on localhost.
+        .secure(false);
+    // Only pages that render a form get a fresh token: actix-csrf's Set-Cookie would
+    // replace the session cookie a successful POST sets.
+    for path in ["/auth/login", "/auth/register", "/home"] {
+        csrf = csrf.set_cookie(Method::GET, path);
+    }
+    csrf
 }
 
 /// Mounts `front`'s routes.
 pub fn configure(state: FrontState) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
-        cfg.app_data(web::Data::new(state));
+        // Built in each worker: the HTTP client is per-thread (awc is not Send), so the
+        // Arc never crosses threads.
+        #[allow(clippy::arc_with_non_send_sync)]
+        let auth: Arc<dyn AuthApi> = match &state.auth {
+            AuthBackend::Direct(accounts) => Arc::new(DirectAuth(accounts.clone())),
+            AuthBackend::Http(base) => Arc::new(HttpAuth::new(base)),
+        };
+        let csrf = csrf();
+        cfg.app_data(web::Data::from(auth))
+            .app_data(web::Data::new(state.verifier.clone()))
+            .app_data(web::Data::from(state.tera.clone()))
+            .app_data(web::Data::new(pages::PageInfo {
+                asset_version: assets::version(),
+            }))
+            .app_data(csrf.cookie_config())
+            .app_data(web::FormConfig::default().limit(16 * 1024))
+            .app_data(web::Data::new(state.db.clone()))
+            .route("/", web::get().to(pages::index))
+            .service(
+                web::resource("/auth/login")
+                    .wrap(csrf.clone())
+                    .route(web::get().to(pages::login_page))
+                    .route(web::post().to(pages::login_submit)),
+            )
+            .service(
+                web::resource("/auth/register")
+                    .wrap(csrf.clone())
+                    .route(web::get().to(pages::register_page))
+                    .route(web::post().to(pages::register_submit)),
+            )
+            .route("/auth/logout", web::post().to(pages::logout))
+            .service(
+                web::resource("/home")
+                    .wrap(csrf)
+                    .route(web::get().to(pages::home)),
+            )
+            .route("/static/{path:.*}", web::get().to(assets::serve))
+            .configure(api::configure);
     }
 }

@@ -5,6 +5,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
+use crate::accounts::AccountError;
 use crate::domain::ValidationError;
 use crate::storage::StorageError;
 
@@ -15,6 +16,9 @@ pub enum ApiError {
     BadRequest(String),
     #[error("{0}")]
     Unauthorized(String),
+    /// 401 `invalid_credentials`: the same for an unknown user and a wrong password.
+    #[error("{0}")]
+    Credentials(String),
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
@@ -40,6 +44,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::Credentials(_) => "invalid_credentials",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict { code, .. } => code,
@@ -66,7 +71,7 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized(_) | ApiError::Credentials(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
@@ -95,6 +100,31 @@ impl ResponseError for ApiError {
             response.headers_mut().insert(header::RETRY_AFTER, value);
         }
         response
+    }
+}
+
+impl From<AccountError> for ApiError {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::Invalid(v) => ApiError::Invalid(v),
+            AccountError::UsernameTaken => ApiError::Conflict {
+                code: "username_taken",
+                message: e.to_string(),
+            },
+            AccountError::EmailTaken => ApiError::Conflict {
+                code: "email_taken",
+                message: e.to_string(),
+            },
+            AccountError::InvalidCredentials => ApiError::Credentials(e.to_string()),
+            AccountError::InvalidSession => ApiError::Unauthorized(e.to_string()),
+            AccountError::RateLimited { retry_after_secs } => {
+                ApiError::RateLimited { retry_after_secs }
+            }
+            AccountError::Unavailable(m) => ApiError::Unavailable(m),
+            AccountError::Storage(s) => ApiError::Storage(s),
+            AccountError::Token(t) => ApiError::Internal(t.to_string()),
+            AccountError::Internal(m) => ApiError::Internal(m),
+        }
     }
 }
 

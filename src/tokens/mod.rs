@@ -1,7 +1,10 @@
-//! Token keys (and, with the auth role, JWT signing and verification).
+//! Token keys and EdDSA JWTs: signing (only `auth`) and verification (`front`, `ws`).
 
+mod jwt;
 mod keys;
 
+pub use jwt::{Claims, TokenError, TokenKind, TokenSigner, TokenVerifier};
 pub use keys::{
-    KeyError, KeyPair, PRIVATE_KEY_FILE, PUBLIC_KEY_FILE, load_public_key, load_signing_key,
+    KeyError, KeyPair, PRIVATE_KEY_FILE, PUBLIC_KEY_FILE, key_id, load_public_key,
+    load_signing_key, public_pem,
 };

@@ -1,0 +1,38 @@
+//! Static files (`/static/...`), compiled into the binary. nginx may serve the same files
+//! from `static/` on disk; either way they are cached long, since page URLs carry a version.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+
+const ASSETS: &[(&str, &str, &[u8])] = &[(
+    "css/app.css",
+    "text/css; charset=utf-8",
+    include_bytes!("../../static/css/app.css"),
+)];
+
+pub async fn serve(path: web::Path<String>) -> HttpResponse {
+    match ASSETS.iter().find(|(name, _, _)| *name == path.as_str()) {
+        Some((_, content_type, body)) => HttpResponse::Ok()
+            .content_type(*content_type)
+            .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
+            .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+            .body(*body),
+        None => HttpResponse::NotFound()
+            .content_type("text/plain; charset=utf-8")
+            .body("not found"),
+    }
+}
+
+/// A short version of the assets, put in their URLs so a new release busts caches.
+pub fn version() -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    for (name, _, body) in ASSETS {
+        hash.update(name.as_bytes());
+        hash.update(body);
+    }
+    hash.finalize()[..6]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

@@ -1,0 +1,205 @@
+//! How `front` reaches `auth`: one small trait, implemented by a direct call (inside `all`)
+//! and by awc over HTTP (`front.auth_url`, when the roles run apart).
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use crate::accounts::{AccountError, Accounts, Issued, Registered};
+use crate::domain::ValidationError;
+
+#[async_trait(?Send)]
+pub trait AuthApi {
+    /// Signs in and asks for a session token as well as an access token.
+    async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        client: Option<IpAddr>,
+    ) -> Result<Issued, AccountError>;
+
+    async fn register(
+        &self,
+        username: &str,
+        password: &str,
+        email: Option<&str>,
+        client: Option<IpAddr>,
+    ) -> Result<Registered, AccountError>;
+
+    /// A fresh access token for a session token.
+    async fn refresh(&self, session_token: &str) -> Result<Issued, AccountError>;
+}
+
+/// Inside `all`: the accounts service itself.
+pub struct DirectAuth(pub Arc<Accounts>);
+
+#[async_trait(?Send)]
+impl AuthApi for DirectAuth {
+    async fn login(
+        &self,
+        u: &str,
+        p: &str,
+        client: Option<IpAddr>,
+    ) -> Result<Issued, AccountError> {
+        self.0.login(u, p, client, true).await
+    }
+
+    async fn register(
+        &self,
+        u: &str,
+        p: &str,
+        email: Option<&str>,
+        client: Option<IpAddr>,
+    ) -> Result<Registered, AccountError> {
+        self.0.register(u, p, email, client).await
+    }
+
+    async fn refresh(&self, session_token: &str) -> Result<Issued, AccountError> {
+        self.0.refresh(session_token).await
+    }
+}
+
+/// `front` and `auth` apart: `auth`'s JSON API over HTTP. The client address travels in
+/// `X-Forwarded-For`, which `auth` believes only if `front` is among its trusted proxies.
+pub struct HttpAuth {
+    base: String,
+    client: awc::Client,
+}
+
+impl HttpAuth {
+    pub fn new(base: &str) -> Self {
+        let client = awc::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .finish();
+        Self {
+            base: base.trim_end_matches('/').to_owned(),
+            client,
+        }
+    }
+
+    async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: serde_json::Value,
+        client_ip: Option<IpAddr>,
+        bearer: Option<&str>,
+    ) -> Result<T, AccountError> {
+        let mut request = self.client.post(format!("{}{path}", self.base));
+        if let Some(ip) = client_ip {
+            request = request.insert_header(("X-Forwarded-For", ip.to_string()));
+        }
+        if let Some(token) = bearer {
+            request = request.insert_header(("Authorization", format!("Bearer {token}")));
+        }
+        let mut response = request
+            .send_json(&body)
+            .await
+            .map_err(|e| AccountError::Unavailable(format!("auth did not answer: {e}")))?;
+        let bytes = response
+            .body()
+            .await
+            .map_err(|e| AccountError::Unavailable(format!("auth answered badly: {e}")))?;
+        if response.status().is_success() {
+            return serde_json::from_slice(&bytes)
+                .map_err(|e| AccountError::Unavailable(format!("auth answered badly: {e}")));
+        }
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(60);
+        Err(error_from(response.status().as_u16(), &bytes, retry_after))
+    }
+}
+
+/// Turns `auth`'s error body back into the error it stood for.
+fn error_from(status: u16, body: &[u8], retry_after_secs: u64) -> AccountError {
+    let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let code = v["error"]["code"].as_str().unwrap_or_default();
+    let message = v["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    match code {
+        "invalid_credentials" => AccountError::InvalidCredentials,
+        "username_taken" => AccountError::UsernameTaken,
+        "email_taken" => AccountError::EmailTaken,
+        "rate_limited" => AccountError::RateLimited { retry_after_secs },
+        "unauthorized" => AccountError::InvalidSession,
+        "invalid_field" => {
+            let field = match v["error"]["field"].as_str() {
+                Some("username") => "username",
+                Some("password") => "password",
+                Some("email") => "email",
+                _ => "form",
+            };
+            let message = message
+                .strip_prefix(&format!("{field}: "))
+                .unwrap_or(&message)
+                .to_owned();
+            AccountError::Invalid(ValidationError::new(field, message))
+        }
+        _ => AccountError::Unavailable(format!("auth answered {status}")),
+    }
+}
+
+#[async_trait(?Send)]
+impl AuthApi for HttpAuth {
+    async fn login(
+        &self,
+        u: &str,
+        p: &str,
+        client: Option<IpAddr>,
+    ) -> Result<Issued, AccountError> {
+        let body = json!({"username": u, "password": p, "session": true});
+        self.post("/auth/api/login", body, client, None).await
+    }
+
+    async fn register(
+        &self,
+        u: &str,
+        p: &str,
+        email: Option<&str>,
+        client: Option<IpAddr>,
+    ) -> Result<Registered, AccountError> {
+        let body = json!({"username": u, "password": p, "email": email});
+        self.post("/auth/api/register", body, client, None).await
+    }
+
+    async fn refresh(&self, session_token: &str) -> Result<Issued, AccountError> {
+        self.post("/auth/api/token", json!({}), None, Some(session_token))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_map_back() {
+        let body = br#"{"error":{"code":"invalid_field","message":"username: must be 3 to 32 characters long","field":"username"}}"#;
+        let AccountError::Invalid(v) = error_from(422, body, 0) else {
+            panic!("expected a field error");
+        };
+        assert_eq!(
+            (v.field, v.message.as_str()),
+            ("username", "must be 3 to 32 characters long")
+        );
+        assert!(matches!(
+            error_from(429, br#"{"error":{"code":"rate_limited","message":""}}"#, 7),
+            AccountError::RateLimited {
+                retry_after_secs: 7
+            }
+        ));
+        assert!(matches!(
+            error_from(502, b"<html>", 0),
+            AccountError::Unavailable(_)
+        ));
+    }
+}

@@ -1,0 +1,316 @@
+//! The server-rendered pages: sign-in, registration, sign-out, home.
+
+use std::collections::HashMap;
+
+use actix_csrf::extractor::{CsrfCookie, CsrfToken};
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
+use serde::Deserialize;
+use tera::{Context, Tera};
+
+use super::auth_client::AuthApi;
+use super::session::{authenticate, cleared_session_cookie, session_cookie};
+use super::templates::render;
+use crate::accounts::AccountError;
+use crate::http::client_ip::client_ip;
+
+/// Shared by every page's template.
+#[derive(Clone)]
+pub struct PageInfo {
+    pub asset_version: String,
+}
+
+fn context(info: &PageInfo, csrf: Option<&CsrfToken>) -> Context {
+    let mut ctx = Context::new();
+    ctx.insert("v", &info.asset_version);
+    ctx.insert("csrf_token", csrf.map(|t| t.get()).unwrap_or_default());
+    ctx.insert("errors", &HashMap::<&str, String>::new());
+    ctx.insert("username", "");
+    ctx.insert("email", "");
+    ctx
+}
+
+fn redirect(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to))
+        .finish()
+}
+
+/// `GET /`: home when signed in, else the sign-in page.
+pub async fn index(req: HttpRequest) -> HttpResponse {
+    if authenticate(&req).is_ok() {
+        redirect("/home")
+    } else {
+        redirect("/auth/login")
+    }
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    csrf_token: String,
+}
+
+pub async fn login_page(
+    req: HttpRequest,
+    tera: web::Data<Tera>,
+    info: web::Data<PageInfo>,
+    csrf: CsrfToken,
+) -> HttpResponse {
+    if authenticate(&req).is_ok() {
+        return redirect("/home");
+    }
+    render(
+        &tera,
+        HttpResponse::Ok(),
+        "login.html",
+        &context(&info, Some(&csrf)),
+    )
+}
+
+pub async fn login_submit(
+    req: HttpRequest,
+    tera: web::Data<Tera>,
+    info: web::Data<PageInfo>,
+    auth: web::Data<dyn AuthApi>,
+    cookie: Result<CsrfCookie, actix_csrf::CsrfError>,
+    form: web::Form<LoginForm>,
+) -> HttpResponse {
+    let mut ctx = context(&info, None);
+    ctx.insert("username", &form.username);
+    if !csrf_ok(&cookie, &form.csrf_token) {
+        return form_error(
+            &tera,
+            StatusCode::FORBIDDEN,
+            "login.html",
+            ctx,
+            None,
+            CSRF_MESSAGE,
+        );
+    }
+    // Checked: the same token serves the form again if it must be shown again.
+    ctx.insert("csrf_token", &form.csrf_token);
+    match auth
+        .login(&form.username, &form.password, client_ip(&req))
+        .await
+    {
+        Ok(issued) => signed_in(&req, issued),
+        Err(e) => account_error(&tera, "login.html", ctx, e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct RegisterForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    password_confirm: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    csrf_token: String,
+}
+
+pub async fn register_page(
+    req: HttpRequest,
+    tera: web::Data<Tera>,
+    info: web::Data<PageInfo>,
+    csrf: CsrfToken,
+) -> HttpResponse {
+    if authenticate(&req).is_ok() {
+        return redirect("/home");
+    }
+    render(
+        &tera,
+        HttpResponse::Ok(),
+        "register.html",
+        &context(&info, Some(&csrf)),
+    )
+}
+
+pub async fn register_submit(
+    req: HttpRequest,
+    tera: web::Data<Tera>,
+    info: web::Data<PageInfo>,
+    auth: web::Data<dyn AuthApi>,
+    cookie: Result<CsrfCookie, actix_csrf::CsrfError>,
+    form: web::Form<RegisterForm>,
+) -> HttpResponse {
+    let mut ctx = context(&info, None);
+    ctx.insert("username", &form.username);
+    ctx.insert("email", form.email.as_deref().unwrap_or_default());
+    if !csrf_ok(&cookie, &form.csrf_token) {
+        return form_error(
+            &tera,
+            StatusCode::FORBIDDEN,
+            "register.html",
+            ctx,
+            None,
+            CSRF_MESSAGE,
+        );
+    }
+    ctx.insert("csrf_token", &form.csrf_token);
+    if let Some(confirm) = &form.password_confirm
+        && confirm != &form.password
+    {
+        return form_error(
+            &tera,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "register.html",
+            ctx,
+            Some("password_confirm"),
+            "the two passwords differ",
+        );
+    }
+    let ip = client_ip(&req);
+    let email = form.email.as_deref().filter(|e| !e.trim().is_empty());
+    if let Err(e) = auth
+        .register(&form.username, &form.password, email, ip)
+        .await
+    {
+        return account_error(&tera, "register.html", ctx, e);
+    }
+    match auth.login(&form.username, &form.password, ip).await {
+        Ok(issued) => signed_in(&req, issued),
+        Err(e) => account_error(&tera, "register.html", ctx, e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct LogoutForm {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+pub async fn logout(
+    req: HttpRequest,
+    cookie: Result<CsrfCookie, actix_csrf::CsrfError>,
+    form: web::Form<LogoutForm>,
+) -> HttpResponse {
+    if !csrf_ok(&cookie, &form.csrf_token) {
+        return HttpResponse::Forbidden()
+            .content_type("text/plain; charset=utf-8")
+            .body(CSRF_MESSAGE);
+    }
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/auth/login"))
+        .cookie(cleared_session_cookie(&req))
+        .finish()
+}
+
+/// `GET /home`: the chat page; signed-out visitors go to the sign-in page.
+pub async fn home(
+    req: HttpRequest,
+    tera: web::Data<Tera>,
+    info: web::Data<PageInfo>,
+    csrf: CsrfToken,
+) -> HttpResponse {
+    let Ok(user) = authenticate(&req) else {
+        return redirect("/auth/login");
+    };
+    let mut ctx = context(&info, Some(&csrf));
+    ctx.insert("username", &user.username);
+    render(&tera, HttpResponse::Ok(), "home.html", &ctx)
+}
+
+const CSRF_MESSAGE: &str = "This form has expired. Please reload the page and try again.";
+
+/// The double-submit check: the form's token must equal the cookie's.
+fn csrf_ok(cookie: &Result<CsrfCookie, actix_csrf::CsrfError>, submitted: &str) -> bool {
+    matches!(cookie, Ok(c) if !submitted.is_empty() && c.validate(submitted))
+}
+
+fn signed_in(req: &HttpRequest, issued: crate::accounts::Issued) -> HttpResponse {
+    let (Some(token), Some(max_age)) = (issued.session_token, issued.session_expires_in) else {
+        tracing::error!("auth issued no session token for a sign-in form");
+        return HttpResponse::ServiceUnavailable().finish();
+    };
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/home"))
+        .cookie(session_cookie(req, token, max_age))
+        .finish()
+}
+
+fn form_error(
+    tera: &Tera,
+    status: StatusCode,
+    template: &str,
+    mut ctx: Context,
+    field: Option<&str>,
+    message: &str,
+) -> HttpResponse {
+    match field {
+        Some(field) => ctx.insert("errors", &HashMap::from([(field, message)])),
+        None => ctx.insert("error", message),
+    }
+    render(tera, HttpResponseBuilder::new(status), template, &ctx)
+}
+
+fn account_error(tera: &Tera, template: &str, ctx: Context, e: AccountError) -> HttpResponse {
+    let message = e.to_string();
+    match e {
+        AccountError::Invalid(v) => form_error(
+            tera,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            template,
+            ctx,
+            Some(v.field),
+            &v.message,
+        ),
+        AccountError::UsernameTaken => form_error(
+            tera,
+            StatusCode::CONFLICT,
+            template,
+            ctx,
+            Some("username"),
+            &message,
+        ),
+        AccountError::EmailTaken => form_error(
+            tera,
+            StatusCode::CONFLICT,
+            template,
+            ctx,
+            Some("email"),
+            &message,
+        ),
+        AccountError::InvalidCredentials => form_error(
+            tera,
+            StatusCode::UNAUTHORIZED,
+            template,
+            ctx,
+            None,
+            &message,
+        ),
+        AccountError::RateLimited { retry_after_secs } => {
+            let mut response = form_error(
+                tera,
+                StatusCode::TOO_MANY_REQUESTS,
+                template,
+                ctx,
+                None,
+                &message,
+            );
+            if let Ok(v) = header::HeaderValue::from_str(&retry_after_secs.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            response
+        }
+        other => {
+            tracing::error!(error = %other, "sign-in failed");
+            form_error(
+                tera,
+                StatusCode::SERVICE_UNAVAILABLE,
+                template,
+                ctx,
+                None,
+                "Signing in is not possible right now. Please try again shortly.",
+            )
+        }
+    }
+}
