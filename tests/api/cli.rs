@@ -207,9 +207,13 @@ async fn all_starts_from_nothing_and_stops_on_sigterm() {
 fn split_roles_refuse_an_outdated_schema() {
     let db = TestDb::empty(Backend::Postgres);
     let dir = tempfile::tempdir().unwrap();
+    let pair = chatapp::tokens::KeyPair::generate().unwrap();
+    let (_, public) = pair.write_to(dir.path(), false).unwrap();
     let out = run(chatapp_cmd(dir.path())
         .args(["front", "--bind", "127.0.0.1:0"])
-        .env("DATABASE_URL", &db.url));
+        .env("DATABASE_URL", &db.url)
+        .env("CHATAPP__JWT__PUBLIC_KEY_FILE", &public)
+        .env("CHATAPP__FRONT__AUTH_URL", "http://127.0.0.1:5001"));
     assert!(!out.status.success());
     assert!(
         text(&out.stderr).contains("run `chatapp migrate`"),

@@ -6,6 +6,9 @@
 
 mod helpers;
 
+mod auth;
 mod cli;
 mod health;
+mod pages;
+mod split;
 mod storage;

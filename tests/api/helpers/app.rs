@@ -11,7 +11,7 @@ use super::{Backend, TestDb};
 pub struct TestApp {
     pub address: String,
     pub db: Option<TestDb>,
-    _data_dir: TempDir,
+    pub data_dir: TempDir,
     pub client: awc::Client,
     handle: ServerHandle,
 }
@@ -30,6 +30,17 @@ pub fn test_settings(data_dir: &TempDir, db: Option<&TestDb>) -> Settings {
 
 /// Starts `role` against a fresh, migrated database of the given backend (`ws`: none).
 pub async fn spawn_app(role: Role, backend: Backend) -> TestApp {
+    spawn_app_with(role, backend, |_| {}).await
+}
+
+/// As [`spawn_app`], with the settings adjusted by `customize` before the start.
+/// A split `front` gets a fresh public key and an `auth_url` no one answers at, unless
+/// `customize` sets its own.
+pub async fn spawn_app_with(
+    role: Role,
+    backend: Backend,
+    customize: impl FnOnce(&mut Settings),
+) -> TestApp {
     super::init_test_log();
     let db = (role != Role::Ws).then(|| {
         let db = TestDb::empty(backend);
@@ -39,7 +50,14 @@ pub async fn spawn_app(role: Role, backend: Backend) -> TestApp {
         db
     });
     let data_dir = tempfile::tempdir().expect("temp dir");
-    let settings = test_settings(&data_dir, db.as_ref());
+    let mut settings = test_settings(&data_dir, db.as_ref());
+    if role == Role::Front {
+        let pair = chatapp::tokens::KeyPair::generate().expect("key pair");
+        let (_, public) = pair.write_to(data_dir.path(), false).expect("write keys");
+        settings.jwt.public_key_file = Some(public);
+        settings.front.auth_url = Some("http://127.0.0.1:9".into());
+    }
+    customize(&mut settings);
     let app = Application::build(role, &settings, Some("127.0.0.1:0"))
         .await
         .expect("build the application");
@@ -49,8 +67,8 @@ pub async fn spawn_app(role: Role, backend: Backend) -> TestApp {
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         db,
-        _data_dir: data_dir,
-        client: awc::Client::default(),
+        data_dir,
+        client: awc::Client::builder().disable_redirects().finish(),
         handle,
     }
 }
@@ -85,6 +103,54 @@ impl TestApp {
             response.status().as_u16(),
             String::from_utf8_lossy(&body).into_owned(),
         )
+    }
+
+    /// POST a JSON body; returns the status, the body as JSON (Null if not JSON) and the
+    /// response headers.
+    pub async fn post_json(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> (u16, serde_json::Value, awc::http::header::HeaderMap) {
+        let mut response = self
+            .client
+            .post(self.url(path))
+            .send_json(body)
+            .await
+            .expect("request");
+        let bytes = response.body().await.expect("body");
+        let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        (response.status().as_u16(), json, response.headers().clone())
+    }
+
+    /// GET with `Authorization: Bearer <token>`.
+    pub async fn get_with_token(&self, path: &str, token: &str) -> (u16, serde_json::Value) {
+        let mut response = self
+            .client
+            .get(self.url(path))
+            .insert_header(("Authorization", format!("Bearer {token}")))
+            .send()
+            .await
+            .expect("request");
+        let bytes = response.body().await.expect("body");
+        let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        (response.status().as_u16(), json)
+    }
+
+    /// Registers a user through the auth API; panics unless it answers 201.
+    pub async fn register(&self, username: &str, password: &str) -> i64 {
+        let body = serde_json::json!({"username": username, "password": password});
+        let (status, json, _) = self.post_json("/auth/api/register", &body).await;
+        assert_eq!(status, 201, "register {username}: {json}");
+        json["id"].as_i64().expect("id")
+    }
+
+    /// Signs in through the auth API and returns the access token.
+    pub async fn login(&self, username: &str, password: &str) -> String {
+        let body = serde_json::json!({"username": username, "password": password});
+        let (status, json, _) = self.post_json("/auth/api/login", &body).await;
+        assert_eq!(status, 200, "login {username}: {json}");
+        json["access_token"].as_str().expect("token").to_owned()
     }
 
     pub async fn stop(&self) {

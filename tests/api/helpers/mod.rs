@@ -1,10 +1,12 @@
 //! The harness: test databases, in-process servers, and the binary as a child process.
 
 mod app;
+mod browser;
 mod db;
 mod process;
 
-pub use app::spawn_app;
+pub use app::{TestApp, spawn_app, spawn_app_with};
+pub use browser::Browser;
 pub use db::{Backend, TestDb};
 pub use process::{ChatappProcess, chatapp_cmd};
 
