@@ -18,6 +18,7 @@ CONFIGURATION
     CHATAPP__WS__BIND                  address of `ws` [127.0.0.1:5002]
     CHATAPP__AUTH__SIGNING_KEY_FILE    Ed25519 private key (PKCS#8 PEM) held by `auth`
     CHATAPP__AUTH__BCRYPT_COST         bcrypt cost of new password hashes [12]
+    CHATAPP__HTTP__TRUSTED_PROXIES     proxies whose X-Forwarded-For is believed [none]
     CHATAPP__JWT__PUBLIC_KEY_FILE      the matching public key, for `front` and `ws`
     CHATAPP__FRONT__AUTH_URL           where `front` reaches `auth` when split
     CHATAPP__WS__FRONT_URL             where `ws` reaches `front` when split
