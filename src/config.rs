@@ -53,6 +53,8 @@ pub struct FrontSettings {
     pub bind: String,
     /// Base URL where `front` reaches `auth` when they run as separate processes.
     pub auth_url: Option<String>,
+    /// Base URL of a `ws` node, for `GET /api/presence` when they run apart.
+    pub ws_url: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -99,6 +101,25 @@ pub struct WsSettings {
     pub bind: String,
     /// Base URL of `front`'s internal API, for a `ws` running apart from `front`.
     pub front_url: Option<String>,
+    /// Origins (`https://chat.example.com`) allowed to open a socket; empty: same host only.
+    #[serde(deserialize_with = "list_or_commas")]
+    pub allowed_origins: Vec<String>,
+    /// Frames queued per connection before it counts as a slow reader.
+    pub queue: usize,
+    /// The largest text frame a client may send, in bytes.
+    pub max_frame_bytes: usize,
+    /// Sustained frames per second per connection.
+    pub frames_per_second: u32,
+    /// Burst of frames per connection.
+    pub burst: u32,
+    /// Seconds between pings.
+    pub heartbeat_secs: u64,
+    /// Seconds of silence after which a connection is dropped.
+    pub client_timeout_secs: u64,
+    /// Rooms one connection may join.
+    pub max_rooms: usize,
+    /// Messages stored per batch at most.
+    pub max_batch: usize,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -173,6 +194,7 @@ impl Default for FrontSettings {
         Self {
             bind: "127.0.0.1:5000".into(),
             auth_url: None,
+            ws_url: None,
         }
     }
 }
@@ -206,6 +228,15 @@ impl Default for WsSettings {
         Self {
             bind: "127.0.0.1:5002".into(),
             front_url: None,
+            allowed_origins: Vec::new(),
+            queue: 1024,
+            max_frame_bytes: 32 * 1024,
+            frames_per_second: 30,
+            burst: 100,
+            heartbeat_secs: 30,
+            client_timeout_secs: 75,
+            max_rooms: 100,
+            max_batch: 256,
         }
     }
 }
@@ -332,8 +363,32 @@ impl Settings {
                 "must be at least 1",
             ));
         }
+        for (key, value, min) in [
+            ("ws.queue", self.ws.queue as u64, 16),
+            ("ws.max_frame_bytes", self.ws.max_frame_bytes as u64, 1024),
+            (
+                "ws.frames_per_second",
+                u64::from(self.ws.frames_per_second),
+                1,
+            ),
+            ("ws.burst", u64::from(self.ws.burst), 1),
+            ("ws.heartbeat_secs", self.ws.heartbeat_secs, 1),
+            ("ws.max_rooms", self.ws.max_rooms as u64, 1),
+            ("ws.max_batch", self.ws.max_batch as u64, 1),
+        ] {
+            if value < min {
+                return Err(invalid(key, format!("must be at least {min}")));
+            }
+        }
+        if self.ws.client_timeout_secs <= self.ws.heartbeat_secs {
+            return Err(invalid(
+                "ws.client_timeout_secs",
+                "must be longer than ws.heartbeat_secs",
+            ));
+        }
         for (key, url) in [
             ("front.auth_url", &self.front.auth_url),
+            ("front.ws_url", &self.front.ws_url),
             ("ws.front_url", &self.ws.front_url),
         ] {
             if let Some(url) = url {

@@ -12,14 +12,16 @@ use anyhow::{Context, anyhow};
 use crate::accounts::{Accounts, LimitSettings, LoginLimits, PasswordHasher, TokenLifetimes};
 use crate::auth;
 use crate::config::{Settings, parse_bind};
-use crate::front::{self, AuthBackend, FrontState};
+use crate::front::chat::ChatService;
+use crate::front::{self, AuthBackend, FrontState, PresenceBackend};
 use crate::http::client_ip::TrustedProxies;
 use crate::http::error::{json_config, not_found, query_config};
 use crate::http::health::{self, HealthChecks};
 use crate::http::{metrics, request_span};
 use crate::storage::{Db, migrations};
 use crate::tokens::{self, KeyPair, TokenSigner, TokenVerifier};
-use crate::ws::{self, WsState};
+use crate::ws::http_store::HttpStoreFactory;
+use crate::ws::{self, ConnLimits, PersistSettings, WsMetrics, WsOptions, WsState};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -83,10 +85,10 @@ impl Application {
         } else {
             None
         };
-        let verifier = match (&keys, role.serves_front()) {
-            (Some(pair), _) => Some(verifier_for(&[pair.verifying_key()], settings)),
-            (None, true) => Some(public_key_verifier(settings)?),
-            (None, false) => None,
+        let verifier = match &keys {
+            Some(pair) => Some(verifier_for(&[pair.verifying_key()], settings)),
+            None if role.serves_front() || role.serves_ws() => Some(public_key_verifier(settings)?),
+            None => None,
         };
         let db = if role.serves_front() || role.serves_auth() {
             Some(open_database(role, settings).await?)
@@ -100,8 +102,26 @@ impl Application {
             }
             _ => None,
         };
-        let front_state = match (&db, &verifier, role.serves_front()) {
-            (Some(db), Some(verifier), true) => {
+        let chat = db.as_ref().map(|db| ChatService::new(db.clone()));
+        let registry = prometheus::Registry::new();
+        let ws_state = match (&verifier, role.serves_ws()) {
+            (Some(verifier), true) => {
+                let store: Arc<dyn crate::domain::StoreFactory> = match &chat {
+                    Some(chat) => Arc::new(chat.clone()),
+                    None => Arc::new(http_store(settings)?),
+                };
+                let metrics = WsMetrics::new(&registry)?;
+                Some(WsState::start(
+                    verifier.clone(),
+                    store,
+                    metrics,
+                    ws_options(settings),
+                ))
+            }
+            _ => None,
+        };
+        let front_state = match (&chat, &verifier, role.serves_front()) {
+            (Some(chat), Some(verifier), true) => {
                 let backend = match &accounts {
                     Some(accounts) => AuthBackend::Direct(accounts.clone()),
                     None => AuthBackend::Http(settings.front.auth_url.clone().ok_or_else(|| {
@@ -111,18 +131,37 @@ impl Application {
                         )
                     })?),
                 };
-                Some(FrontState::new(db.clone(), verifier.clone(), backend)?)
+                let presence = match (&ws_state, &settings.front.ws_url) {
+                    (Some(ws), _) => {
+                        let ws = ws.clone();
+                        PresenceBackend::Direct(Arc::new(move |room: &str| ws.users(room)))
+                    }
+                    (None, Some(base)) => PresenceBackend::Http {
+                        base: base.clone(),
+                        token: settings.internal.token.clone(),
+                    },
+                    (None, None) => PresenceBackend::Unconfigured,
+                };
+                Some(FrontState::new(
+                    chat.clone(),
+                    verifier.clone(),
+                    backend,
+                    presence,
+                    settings.internal.token.clone(),
+                )?)
             }
             _ => None,
         };
         let auth_state = accounts;
         let proxies = TrustedProxies::new(settings.http.trusted_proxies.clone());
-        let ws_state = role.serves_ws().then(WsState::default);
+        if let Some(ws) = &ws_state {
+            close_sockets_on_shutdown(ws.hub.clone());
+        }
         let checks = HealthChecks {
             role: role.name(),
             database: db,
         };
-        let metrics = metrics::build(role.name())?;
+        let metrics = metrics::build(role.name(), registry)?;
 
         let listener =
             TcpListener::bind(wanted).with_context(|| format!("cannot listen on {wanted}"))?;
@@ -200,6 +239,66 @@ async fn open_database(role: Role, settings: &Settings) -> anyhow::Result<Db> {
     .await
     .context("database start-up was cancelled")?
     .inspect(|db| tracing::info!(database = %shown, backend = %db.backend(), "database ready"))
+}
+
+/// `ws` apart from `front`: store through front's internal API.
+fn http_store(settings: &Settings) -> anyhow::Result<HttpStoreFactory> {
+    let base = settings.ws.front_url.clone().ok_or_else(|| {
+        anyhow!(
+            "configuration key `ws.front_url` is not set: `ws` stores messages through \
+             front's internal API (e.g. CHATAPP__WS__FRONT_URL=http://10.0.0.1:5000)"
+        )
+    })?;
+    let token = settings.internal.token.clone().ok_or_else(|| {
+        anyhow!(
+            "configuration key `internal.token` is not set: `ws` needs the service \
+             credential that front accepts (CHATAPP__INTERNAL__TOKEN, same on both)"
+        )
+    })?;
+    Ok(HttpStoreFactory { base, token })
+}
+
+fn ws_options(settings: &Settings) -> WsOptions {
+    let ws = &settings.ws;
+    WsOptions {
+        limits: ConnLimits {
+            max_text_bytes: ws.max_frame_bytes,
+            frames_per_second: ws.frames_per_second,
+            burst: ws.burst,
+            heartbeat: std::time::Duration::from_secs(ws.heartbeat_secs),
+            client_timeout: std::time::Duration::from_secs(ws.client_timeout_secs),
+            max_rooms: ws.max_rooms,
+            abuse_limit: ws.burst.saturating_mul(2),
+        },
+        queue: ws.queue,
+        persist: PersistSettings {
+            max_batch: ws.max_batch,
+            retry_delays: vec![
+                std::time::Duration::from_millis(100),
+                std::time::Duration::from_millis(400),
+            ],
+        },
+        allowed_origins: ws.allowed_origins.clone(),
+        internal_token: settings.internal.token.clone(),
+    }
+}
+
+/// On SIGTERM or SIGINT, close every socket with 1012 so clients reconnect at once (actix
+/// itself then stops accepting and drains HTTP requests).
+fn close_sockets_on_shutdown(hub: Arc<ws::Hub>) {
+    actix_web::rt::spawn(async move {
+        let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        else {
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        tracing::info!("shutting down: closing WebSockets with 1012");
+        hub.close_all(ws::CLOSE_RESTART);
+    });
 }
 
 fn verifier_for(keys: &[ed25519_dalek::VerifyingKey], settings: &Settings) -> TokenVerifier {

@@ -1,16 +1,261 @@
 //! The REST API under `/api` (JSON; `Authorization: Bearer <access token>` or the session
-//! cookie).
+//! cookie), and the internal route `ws` persists through.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
 use serde_json::json;
 
-use super::session::CurrentUser;
+use super::chat::ChatService;
+use super::presence::PresenceSource;
+use super::session::{CurrentUser, authenticate};
+use crate::domain::{Draft, RoomName, ValidationError};
+use crate::http::ApiError;
+use crate::storage::messages::Cursor;
+use crate::storage::{StorageError, now_utc, rooms};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/api")
+            .route("/me", web::get().to(me))
+            .route("/rooms", web::get().to(list_rooms))
+            .route("/rooms", web::post().to(create_room))
+            .route("/chat/chat_history", web::get().to(history))
+            .route("/presence", web::get().to(presence))
+            .route("/internal/rooms/{name}", web::get().to(internal_room))
+            .service(
+                web::resource("/messages/save_message")
+                    .app_data(
+                        web::JsonConfig::default()
+                            .limit(4 << 20)
+                            .error_handler(|e, _| {
+                                ApiError::BadRequest(format!("malformed JSON body: {e}")).into()
+                            }),
+                    )
+                    .route(web::post().to(save_message)),
+            ),
+    );
+}
 
 /// `GET /api/me`: who the credentials belong to (an extension of the contract).
-pub async fn me(user: CurrentUser) -> HttpResponse {
+async fn me(user: CurrentUser) -> HttpResponse {
     HttpResponse::Ok().json(json!({"id": user.id, "username": user.username}))
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::scope("/api").route("/me", web::get().to(me)));
+fn room_json(room: &rooms::Room) -> serde_json::Value {
+    json!({"id": room.id, "name": room.name, "description": room.description, "last_seq": room.last_seq})
+}
+
+async fn list_rooms(
+    _user: CurrentUser,
+    chat: web::Data<ChatService>,
+) -> Result<HttpResponse, ApiError> {
+    let all = chat.db().run(rooms::list).await?;
+    Ok(HttpResponse::Ok().json(all.iter().map(room_json).collect::<Vec<_>>()))
+}
+
+#[derive(Deserialize)]
+struct NewRoomBody {
+    name: Option<String>,
+    description: Option<String>,
+}
+
+async fn create_room(
+    user: CurrentUser,
+    chat: web::Data<ChatService>,
+    body: web::Json<NewRoomBody>,
+) -> Result<HttpResponse, ApiError> {
+    let name = body
+        .name
+        .as_deref()
+        .ok_or_else(|| ValidationError::new("name", "is required"))?;
+    let name = RoomName::parse(name)?;
+    let description = body.description.clone().unwrap_or_default();
+    if description.chars().count() > 500 {
+        return Err(ValidationError::new("description", "must be at most 500 characters").into());
+    }
+    let owned = name.as_str().to_owned();
+    let created = chat
+        .db()
+        .run(move |conn| {
+            rooms::insert(
+                conn,
+                &rooms::NewRoom {
+                    name: &owned,
+                    description: &description,
+                    created_by: Some(user.id),
+                    created_at: now_utc(),
+                },
+            )
+        })
+        .await
+        .map_err(|e| match e {
+            e if e.is_unique_violation() => ApiError::Conflict {
+                code: "room_exists",
+                message: format!("a room named {:?} exists already", name.as_str()),
+            },
+            e => e.into(),
+        })?;
+    Ok(HttpResponse::Created().json(room_json(&created)))
+}
+
+#[derive(Deserialize)]
+struct HistoryQuery {
+    room: Option<String>,
+    before: Option<String>,
+    after: Option<String>,
+    limit: Option<String>,
+}
+
+fn number(
+    field: &'static str,
+    raw: &Option<String>,
+    min: i64,
+    max: i64,
+) -> Result<Option<i64>, ApiError> {
+    let Some(raw) = raw else { return Ok(None) };
+    let n: i64 = raw
+        .trim()
+        .parse()
+        .map_err(|_| ValidationError::new(field, "must be a whole number"))?;
+    if !(min..=max).contains(&n) {
+        return Err(ValidationError::new(field, format!("must be between {min} and {max}")).into());
+    }
+    Ok(Some(n))
+}
+
+async fn history(
+    _user: CurrentUser,
+    chat: web::Data<ChatService>,
+    query: web::Query<HistoryQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let room = query
+        .room
+        .as_deref()
+        .ok_or_else(|| ValidationError::new("room", "is required"))?;
+    let limit = number("limit", &query.limit, 1, 200)?.unwrap_or(50);
+    let before = number("before", &query.before, 1, i64::MAX)?;
+    let after = number("after", &query.after, 0, i64::MAX)?;
+    let cursor = match (before, after) {
+        (Some(_), Some(_)) => {
+            return Err(
+                ValidationError::new("before", "give at most one of before and after").into(),
+            );
+        }
+        (Some(b), None) => Cursor::Before(b),
+        (None, Some(a)) => Cursor::After(a),
+        (None, None) => Cursor::Latest,
+    };
+    let room_id = chat
+        .room_id(room)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no room named {room:?}")))?;
+    let messages = chat.history(room_id, room, cursor, limit).await?;
+    Ok(HttpResponse::Ok().json(json!({"room": room, "messages": messages})))
+}
+
+#[derive(Deserialize)]
+struct PresenceQuery {
+    room: Option<String>,
+}
+
+async fn presence(
+    _user: CurrentUser,
+    chat: web::Data<ChatService>,
+    source: web::Data<PresenceSource>,
+    query: web::Query<PresenceQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let room = query
+        .room
+        .as_deref()
+        .ok_or_else(|| ValidationError::new("room", "is required"))?;
+    if chat.room_id(room).await?.is_none() {
+        return Err(ApiError::NotFound(format!("no room named {room:?}")));
+    }
+    let users = source
+        .users(room)
+        .await
+        .map_err(|e| ApiError::Unavailable(e.0))?;
+    Ok(HttpResponse::Ok().json(json!({"room": room, "users": users})))
+}
+
+/// The service credential `ws` presents.
+#[derive(Clone)]
+pub struct InternalToken(pub Option<secrecy::SecretString>);
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum SaveBody {
+    Batch { messages: Vec<Draft> },
+    One(Draft),
+}
+
+/// `POST /api/messages/save_message`: `ws` stores a batch (or one message) in one
+/// transaction. Only the service credential is accepted.
+async fn save_message(
+    req: HttpRequest,
+    chat: web::Data<ChatService>,
+    token: web::Data<InternalToken>,
+    body: web::Json<SaveBody>,
+) -> Result<HttpResponse, ApiError> {
+    check_service_credential(&req, &token)?;
+    let drafts = match body.into_inner() {
+        SaveBody::Batch { messages } => messages,
+        SaveBody::One(draft) => vec![draft],
+    };
+    if drafts.len() > 1000 {
+        return Err(ApiError::PayloadTooLarge(
+            "at most 1000 messages per batch".into(),
+        ));
+    }
+    let outcomes = chat.save(drafts).await.map_err(|e: StorageError| {
+        tracing::warn!(error = %e, "saving a batch failed");
+        ApiError::from(e)
+    })?;
+    Ok(HttpResponse::Ok().json(json!({"results": outcomes})))
+}
+
+/// `GET /api/internal/rooms/{name}`: whether a room exists (for `ws`; service credential).
+async fn internal_room(
+    req: HttpRequest,
+    chat: web::Data<ChatService>,
+    token: web::Data<InternalToken>,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    check_service_credential(&req, &token)?;
+    match chat.room_id(&name).await? {
+        Some(id) => Ok(HttpResponse::Ok().json(json!({"id": id, "name": name.as_str()}))),
+        None => Err(ApiError::NotFound(format!(
+            "no room named {:?}",
+            name.as_str()
+        ))),
+    }
+}
+
+/// 401 without a credential or with a wrong one; 403 for a user's own token.
+pub fn check_service_credential(req: &HttpRequest, token: &InternalToken) -> Result<(), ApiError> {
+    use secrecy::ExposeSecret;
+    use subtle::ConstantTimeEq;
+    let presented = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    if let (Some(presented), Some(expected)) = (presented, &token.0)
+        && bool::from(
+            presented
+                .as_bytes()
+                .ct_eq(expected.expose_secret().as_bytes()),
+        )
+    {
+        return Ok(());
+    }
+    if authenticate(req).is_ok() {
+        return Err(ApiError::Forbidden(
+            "this route is for the ws service only".into(),
+        ));
+    }
+    Err(ApiError::Unauthorized(
+        "the service credential is missing or wrong".into(),
+    ))
 }

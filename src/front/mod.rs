@@ -4,7 +4,9 @@
 mod api;
 mod assets;
 pub mod auth_client;
+pub mod chat;
 mod pages;
+pub mod presence;
 pub mod session;
 mod templates;
 
@@ -16,10 +18,13 @@ use actix_web::http::Method;
 use actix_web::web;
 use rand::rngs::StdRng;
 
+use secrecy::SecretString;
+
 use crate::accounts::Accounts;
-use crate::storage::Db;
 use crate::tokens::TokenVerifier;
 use auth_client::{AuthApi, DirectAuth, HttpAuth};
+use chat::ChatService;
+use presence::PresenceSource;
 
 /// How `front` reaches `auth`.
 #[derive(Clone)]
@@ -30,22 +35,45 @@ pub enum AuthBackend {
     Http(String),
 }
 
+/// Where `GET /api/presence` asks who is online.
+#[derive(Clone)]
+pub enum PresenceBackend {
+    /// Inside `all`: the local hub.
+    Direct(Arc<presence::PresenceFn>),
+    /// Split: a `ws` node's internal endpoint, with the service credential.
+    Http {
+        base: String,
+        token: Option<SecretString>,
+    },
+    Unconfigured,
+}
+
 /// What `front` needs to serve.
 #[derive(Clone)]
 pub struct FrontState {
-    pub db: Db,
+    pub chat: ChatService,
     pub verifier: TokenVerifier,
     pub auth: AuthBackend,
+    pub presence: PresenceBackend,
+    pub internal_token: Option<SecretString>,
     pub tera: Arc<tera::Tera>,
 }
 
 impl FrontState {
-    pub fn new(db: Db, verifier: TokenVerifier, auth: AuthBackend) -> anyhow::Result<Self> {
+    pub fn new(
+        chat: ChatService,
+        verifier: TokenVerifier,
+        auth: AuthBackend,
+        presence: PresenceBackend,
+        internal_token: Option<SecretString>,
+    ) -> anyhow::Result<Self> {
         let tera = templates::load().map_err(|e| anyhow::anyhow!("templates: {e:?}"))?;
         Ok(Self {
-            db,
+            chat,
             verifier,
             auth,
+            presence,
+            internal_token,
             tera: Arc::new(tera),
         })
     }
@@ -79,8 +107,22 @@ pub fn configure(state: FrontState) -> impl FnOnce(&mut web::ServiceConfig) {
             AuthBackend::Direct(accounts) => Arc::new(DirectAuth(accounts.clone())),
             AuthBackend::Http(base) => Arc::new(HttpAuth::new(base)),
         };
+        let presence = match &state.presence {
+            PresenceBackend::Direct(lookup) => PresenceSource::Direct(lookup.clone()),
+            PresenceBackend::Http { base, token } => PresenceSource::Http {
+                base: base.trim_end_matches('/').to_owned(),
+                token: token.clone(),
+                client: awc::Client::default(),
+            },
+            PresenceBackend::Unconfigured => PresenceSource::Unconfigured,
+        };
         let csrf = csrf();
         cfg.app_data(web::Data::from(auth))
+            .app_data(web::Data::new(presence))
+            .app_data(web::Data::new(api::InternalToken(
+                state.internal_token.clone(),
+            )))
+            .app_data(web::Data::new(state.chat.clone()))
             .app_data(web::Data::new(state.verifier.clone()))
             .app_data(web::Data::from(state.tera.clone()))
             .app_data(web::Data::new(pages::PageInfo {
@@ -88,7 +130,6 @@ pub fn configure(state: FrontState) -> impl FnOnce(&mut web::ServiceConfig) {
             }))
             .app_data(csrf.cookie_config())
             .app_data(web::FormConfig::default().limit(16 * 1024))
-            .app_data(web::Data::new(state.db.clone()))
             .route("/", web::get().to(pages::index))
             .service(
                 web::resource("/auth/login")

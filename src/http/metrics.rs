@@ -5,8 +5,9 @@ use std::collections::HashMap;
 
 use actix_web_prom::{PrometheusMetrics, PrometheusMetricsBuilder};
 
-pub fn build(role: &str) -> anyhow::Result<PrometheusMetrics> {
+pub fn build(role: &str, registry: prometheus::Registry) -> anyhow::Result<PrometheusMetrics> {
     PrometheusMetricsBuilder::new("chatapp")
+        .registry(registry)
         .endpoint("/metrics")
         .mask_unmatched_patterns("UNMATCHED")
         .const_labels(HashMap::from([("role".to_string(), role.to_string())]))

@@ -241,8 +241,13 @@ fn auth_requires_a_signing_key() {
 #[actix_web::test]
 async fn ws_serves_with_no_database_at_all() {
     let dir = tempfile::tempdir().unwrap();
+    let pair = chatapp::tokens::KeyPair::generate().unwrap();
+    let (_, public) = pair.write_to(&dir.path().join("keys"), false).unwrap();
     let mut cmd = chatapp_cmd(dir.path());
-    cmd.args(["ws", "--bind", "127.0.0.1:0"]);
+    cmd.args(["ws", "--bind", "127.0.0.1:0"])
+        .env("CHATAPP__JWT__PUBLIC_KEY_FILE", &public)
+        .env("CHATAPP__WS__FRONT_URL", "http://127.0.0.1:5000")
+        .env("CHATAPP__INTERNAL__TOKEN", "a-service-credential-of-some-length");
     let server = ChatappProcess::start(cmd);
     let mut response = awc::Client::default()
         .get(format!("{}/healthz", server.address))

@@ -51,11 +51,13 @@ pub async fn spawn_app_with(
     });
     let data_dir = tempfile::tempdir().expect("temp dir");
     let mut settings = test_settings(&data_dir, db.as_ref());
-    if role == Role::Front {
+    if matches!(role, Role::Front | Role::Ws) {
         let pair = chatapp::tokens::KeyPair::generate().expect("key pair");
         let (_, public) = pair.write_to(data_dir.path(), false).expect("write keys");
         settings.jwt.public_key_file = Some(public);
         settings.front.auth_url = Some("http://127.0.0.1:9".into());
+        settings.ws.front_url = Some("http://127.0.0.1:9".into());
+        settings.internal.token = Some(SecretString::from("test-service-credential"));
     }
     customize(&mut settings);
     let app = Application::build(role, &settings, Some("127.0.0.1:0"))

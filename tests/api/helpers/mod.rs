@@ -4,11 +4,13 @@ mod app;
 mod browser;
 mod db;
 mod process;
+mod ws;
 
 pub use app::{TestApp, spawn_app, spawn_app_with};
 pub use browser::Browser;
 pub use db::{Backend, TestDb};
 pub use process::{ChatappProcess, chatapp_cmd};
+pub use ws::{Ended, WsClient};
 
 /// Runs a test body once per backend, as two tests named `sqlite` and `postgres`.
 #[macro_export]
