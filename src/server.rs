@@ -67,6 +67,24 @@ impl Role {
 pub struct Application {
     addr: SocketAddr,
     server: Server,
+    hub: Option<Arc<ws::Hub>>,
+}
+
+/// Stops a running [`Application`] the way SIGTERM does.
+#[derive(Clone)]
+pub struct AppHandle {
+    server: actix_web::dev::ServerHandle,
+    hub: Option<Arc<ws::Hub>>,
+}
+
+impl AppHandle {
+    /// Closes WebSockets with 1012, then stops gracefully (in-flight requests finish).
+    pub async fn stop(&self) {
+        if let Some(hub) = &self.hub {
+            hub.close_all(ws::CLOSE_RESTART);
+        }
+        self.server.stop(true).await;
+    }
 }
 
 impl Application {
@@ -154,8 +172,9 @@ impl Application {
         };
         let auth_state = accounts;
         let proxies = TrustedProxies::new(settings.http.trusted_proxies.clone());
-        if let Some(ws) = &ws_state {
-            close_sockets_on_shutdown(ws.hub.clone());
+        let ws_hub = ws_state.as_ref().map(|ws| ws.hub.clone());
+        if let Some(hub) = &ws_hub {
+            close_sockets_on_shutdown(hub.clone());
         }
         let checks = HealthChecks {
             role: role.name(),
@@ -193,7 +212,8 @@ impl Application {
             "{} listening on http://{addr}",
             role.name()
         );
-        Ok(Self { addr, server })
+        let hub = ws_hub;
+        Ok(Self { addr, server, hub })
     }
 
     pub fn port(&self) -> u16 {
@@ -204,9 +224,12 @@ impl Application {
         self.addr
     }
 
-    /// A handle that stops the server (gracefully, or not).
-    pub fn handle(&self) -> actix_web::dev::ServerHandle {
-        self.server.handle()
+    /// A handle that stops the server as SIGTERM does.
+    pub fn handle(&self) -> AppHandle {
+        AppHandle {
+            server: self.server.handle(),
+            hub: self.hub.clone(),
+        }
     }
 
     /// Serves until SIGINT or SIGTERM (graceful: in-flight requests finish) or a stop

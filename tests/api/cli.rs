@@ -247,7 +247,10 @@ async fn ws_serves_with_no_database_at_all() {
     cmd.args(["ws", "--bind", "127.0.0.1:0"])
         .env("CHATAPP__JWT__PUBLIC_KEY_FILE", &public)
         .env("CHATAPP__WS__FRONT_URL", "http://127.0.0.1:5000")
-        .env("CHATAPP__INTERNAL__TOKEN", "a-service-credential-of-some-length");
+        .env(
+            "CHATAPP__INTERNAL__TOKEN",
+            "a-service-credential-of-some-length",
+        );
     let server = ChatappProcess::start(cmd);
     let mut response = awc::Client::default()
         .get(format!("{}/healthz", server.address))

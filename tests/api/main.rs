@@ -11,5 +11,6 @@ mod chat;
 mod cli;
 mod health;
 mod pages;
+mod rest;
 mod split;
 mod storage;

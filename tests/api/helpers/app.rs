@@ -1,8 +1,7 @@
 //! `spawn_app()`: a real chatapp server for one role, in this process, on a free port.
 
-use actix_web::dev::ServerHandle;
 use chatapp::config::Settings;
-use chatapp::server::{Application, Role};
+use chatapp::server::{AppHandle, Application, Role};
 use secrecy::SecretString;
 use tempfile::TempDir;
 
@@ -13,7 +12,7 @@ pub struct TestApp {
     pub db: Option<TestDb>,
     pub data_dir: TempDir,
     pub client: awc::Client,
-    handle: ServerHandle,
+    handle: AppHandle,
 }
 
 /// Settings for a test: a private data directory, cheap bcrypt, quick database time-outs.
@@ -156,6 +155,6 @@ impl TestApp {
     }
 
     pub async fn stop(&self) {
-        self.handle.stop(true).await;
+        self.handle.stop().await;
     }
 }
