@@ -204,6 +204,12 @@ impl Application {
             }
             app.default_service(web::to(not_found))
         })
+        // Small frames (acks, chat messages) must leave at once, not wait for Nagle.
+        .on_connect(|conn, _| {
+            if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
+                let _ = tcp.set_nodelay(true);
+            }
+        })
         .listen(listener)?
         .shutdown_timeout(10)
         .run();

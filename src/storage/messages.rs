@@ -68,32 +68,63 @@ fn save_batch_once(conn: &mut DbConn, batch: &[NewMessage]) -> Result<Vec<Saved>
     let mut out: Vec<Option<Saved>> = vec![None; batch.len()];
     let mut first_with_id: HashMap<(i64, &str), usize> = HashMap::new();
     let mut repeats: Vec<(usize, usize)> = Vec::new();
-    // Room order is the lock order, so two batches never wait on each other in a cycle.
-    let mut fresh_by_room: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
-
     for (i, msg) in batch.iter().enumerate() {
         if let Some(cid) = msg.client_id.as_deref() {
-            if let Some(&first) = first_with_id.get(&(msg.sender_id, cid)) {
-                repeats.push((i, first));
-                continue;
-            }
-            first_with_id.insert((msg.sender_id, cid), i);
-            if let Some(existing) = find_by_client_id(conn, msg.sender_id, cid)? {
-                out[i] = Some(Saved::Existing(existing));
-                continue;
+            match first_with_id.entry((msg.sender_id, cid)) {
+                std::collections::hash_map::Entry::Occupied(first) => {
+                    repeats.push((i, *first.get()))
+                }
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(i);
+                }
             }
         }
-        fresh_by_room.entry(msg.room_id).or_default().push(i);
+    }
+    // One query finds every (sender, client id) of the batch that is stored already.
+    let existing = find_existing(conn, first_with_id.keys().copied())?;
+    // Room order is the lock order, so two batches never wait on each other in a cycle.
+    let mut fresh_by_room: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
+    let mut is_repeat = vec![false; batch.len()];
+    for (r, _) in &repeats {
+        is_repeat[*r] = true;
+    }
+    for (i, msg) in batch.iter().enumerate() {
+        if is_repeat[i] {
+            continue;
+        }
+        let known = msg
+            .client_id
+            .as_deref()
+            .and_then(|cid| existing.get(&(msg.sender_id, cid.to_owned())));
+        match known {
+            Some(stored) => out[i] = Some(Saved::Existing(stored.clone())),
+            None => fresh_by_room.entry(msg.room_id).or_default().push(i),
+        }
     }
 
+    let mut rows: Vec<(usize, i64)> = Vec::new();
+    let mut now = now_utc();
     for (room_id, indexes) in fresh_by_room {
         let first_seq = rooms::reserve_seqs(conn, room_id, indexes.len() as i64)?;
         // Taken under the room's lock, so within a room later seqs never get earlier times.
-        let now = now_utc();
-        for (offset, i) in indexes.into_iter().enumerate() {
-            let stored = insert_row(conn, &batch[i], first_seq + offset as i64, now)?;
-            out[i] = Some(Saved::New(stored));
-        }
+        now = now.max(now_utc());
+        rows.extend(
+            indexes
+                .into_iter()
+                .enumerate()
+                .map(|(k, i)| (i, first_seq + k as i64)),
+        );
+    }
+    let index_of: HashMap<(i64, i64), usize> = rows
+        .iter()
+        .map(|(i, seq)| ((batch[*i].room_id, *seq), *i))
+        .collect();
+    for stored in insert_rows(conn, batch, &rows, now)? {
+        let i = index_of
+            .get(&(stored.room_id, stored.seq))
+            .copied()
+            .ok_or_else(|| StorageError::Internal("an inserted row matches no message".into()))?;
+        out[i] = Some(Saved::New(stored));
     }
 
     for (i, first) in repeats {
@@ -106,6 +137,106 @@ fn save_batch_once(conn: &mut DbConn, batch: &[NewMessage]) -> Result<Vec<Saved>
     out.into_iter()
         .collect::<Option<Vec<_>>>()
         .ok_or_else(|| StorageError::Internal("a batch entry was left unresolved".into()))
+}
+
+/// The stored messages among these (sender, client id) pairs.
+fn find_existing<'a>(
+    conn: &mut DbConn,
+    keys: impl Iterator<Item = (i64, &'a str)>,
+) -> Result<HashMap<(i64, String), StoredMessage>, StorageError> {
+    let keys: Vec<(i64, &str)> = keys.collect();
+    let mut found = HashMap::new();
+    // By client id alone (its own index: a sender filter would make the planner walk every
+    // message of those senders); pairs are matched here. SQLite caps bound variables.
+    for chunk in keys.chunks(400) {
+        let cids: Vec<&str> = chunk.iter().map(|k| k.1).collect();
+        let rows: Vec<StoredMessage> = messages::table
+            .filter(messages::client_id.assume_not_null().eq_any(&cids))
+            .select(StoredMessage::as_select())
+            .load(conn)?;
+        for row in rows {
+            if let Some(cid) = row.client_id.clone()
+                && chunk.contains(&(row.sender_id, cid.as_str()))
+            {
+                found.insert((row.sender_id, cid), row);
+            }
+        }
+    }
+    Ok(found)
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = messages)]
+struct MessageRow<'a> {
+    room_id: i64,
+    seq: i64,
+    sender_id: i64,
+    content: &'a str,
+    client_id: Option<&'a str>,
+    created_at: NaiveDateTime,
+}
+
+/// Inserts the rows `(batch index, seq)`: one multi-row statement on PostgreSQL (one round
+/// trip), row by row on SQLite (in-process, no round trips to save).
+fn insert_rows(
+    conn: &mut DbConn,
+    batch: &[NewMessage],
+    rows: &[(usize, i64)],
+    at: NaiveDateTime,
+) -> Result<Vec<StoredMessage>, StorageError> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    match conn {
+        DbConn::Postgres(pg) => {
+            let values: Vec<MessageRow<'_>> = rows
+                .iter()
+                .map(|(i, seq)| MessageRow {
+                    room_id: batch[*i].room_id,
+                    seq: *seq,
+                    sender_id: batch[*i].sender_id,
+                    content: &batch[*i].content,
+                    client_id: batch[*i].client_id.as_deref(),
+                    created_at: at,
+                })
+                .collect();
+            let mut ids: Vec<(i64, i64, i64)> = Vec::with_capacity(values.len());
+            // PostgreSQL takes at most 65535 parameters per statement (6 per row).
+            for chunk in values.chunks(5000) {
+                ids.extend(
+                    diesel::insert_into(messages::table)
+                        .values(chunk)
+                        .returning((messages::id, messages::room_id, messages::seq))
+                        .get_results::<(i64, i64, i64)>(pg)?,
+                );
+            }
+            // Only the ids come back; the rest is what was sent.
+            let by_key: HashMap<(i64, i64), usize> = rows
+                .iter()
+                .map(|(i, seq)| ((batch[*i].room_id, *seq), *i))
+                .collect();
+            ids.into_iter()
+                .map(|(id, room_id, seq)| {
+                    let i = by_key.get(&(room_id, seq)).copied().ok_or_else(|| {
+                        StorageError::Internal("an inserted row matches no message".into())
+                    })?;
+                    Ok(StoredMessage {
+                        id,
+                        room_id,
+                        seq,
+                        sender_id: batch[i].sender_id,
+                        content: batch[i].content.clone(),
+                        client_id: batch[i].client_id.clone(),
+                        created_at: at,
+                    })
+                })
+                .collect()
+        }
+        DbConn::Sqlite(_) => rows
+            .iter()
+            .map(|(i, seq)| insert_row(conn, &batch[*i], *seq, at))
+            .collect(),
+    }
 }
 
 /// Inserts one row with a seq the caller reserved. Only for use inside a write transaction.
