@@ -55,21 +55,32 @@ pub struct LoginForm {
     csrf_token: String,
 }
 
+/// A sign-in or registration form; a signed-in visitor goes home instead.
+fn form_page(
+    req: &HttpRequest,
+    tera: &Tera,
+    info: &PageInfo,
+    csrf: &CsrfToken,
+    template: &str,
+) -> HttpResponse {
+    if authenticate(req).is_ok() {
+        return redirect("/home");
+    }
+    render(
+        tera,
+        HttpResponse::Ok(),
+        template,
+        &context(info, Some(csrf)),
+    )
+}
+
 pub async fn login_page(
     req: HttpRequest,
     tera: web::Data<Tera>,
     info: web::Data<PageInfo>,
     csrf: CsrfToken,
 ) -> HttpResponse {
-    if authenticate(&req).is_ok() {
-        return redirect("/home");
-    }
-    render(
-        &tera,
-        HttpResponse::Ok(),
-        "login.html",
-        &context(&info, Some(&csrf)),
-    )
+    form_page(&req, &tera, &info, &csrf, "login.html")
 }
 
 pub async fn login_submit(
@@ -123,15 +134,7 @@ pub async fn register_page(
     info: web::Data<PageInfo>,
     csrf: CsrfToken,
 ) -> HttpResponse {
-    if authenticate(&req).is_ok() {
-        return redirect("/home");
-    }
-    render(
-        &tera,
-        HttpResponse::Ok(),
-        "register.html",
-        &context(&info, Some(&csrf)),
-    )
+    form_page(&req, &tera, &info, &csrf, "register.html")
 }
 
 pub async fn register_submit(

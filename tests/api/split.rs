@@ -352,3 +352,49 @@ async fn split_roles_chat_and_survive_front_going_away() {
         Some(crate::helpers::Ended::Closed(Some(1012)))
     );
 }
+
+#[actix_web::test]
+async fn split_roles_deliver_twenty_times_fifty_exactly_once() {
+    use crate::helpers::WsClient;
+    const CLIENTS: usize = 20;
+    const EACH: usize = 50;
+    let split = Split::start();
+    let mut clients = Vec::new();
+    for i in 0..CLIENTS {
+        let token = split.token(&format!("member{i}")).await;
+        let mut ws = WsClient::connect(&split.ws.address, &token).await;
+        ws.join("general").await;
+        clients.push(ws);
+    }
+    let tasks: Vec<_> = clients
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut ws)| {
+            actix_web::rt::spawn(async move {
+                for n in 0..EACH {
+                    ws.send(json!({"type": "chat", "room": "general", "content": format!("m{i}-{n}"), "client_id": format!("c{n}")}))
+                        .await;
+                }
+                let (mut seqs, mut acks) = (Vec::new(), 0);
+                while seqs.len() < CLIENTS * EACH || acks < EACH {
+                    let frame = ws.recv().await;
+                    match frame["type"].as_str() {
+                        Some("chat") => seqs.push(frame["seq"].as_i64().expect("seq")),
+                        Some("ack") => acks += 1,
+                        Some("error") => panic!("unexpected error {frame}"),
+                        _ => {}
+                    }
+                }
+                seqs
+            })
+        })
+        .collect();
+    let expected: Vec<i64> = (1..=(CLIENTS * EACH) as i64).collect();
+    for task in tasks {
+        assert_eq!(
+            task.await.expect("client"),
+            expected,
+            "each message once, in seq order"
+        );
+    }
+}

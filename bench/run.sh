@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs one chatapp-bench scenario against a fresh `chatapp all` (release build) on
+# PostgreSQL, with the limits that would otherwise throttle a load generator raised.
+#
+#   bench/run.sh persist --clients 50 --messages 400 --window 8
+#   bench/run.sh fanout --clients 1000 --senders 4 --messages 5000 --window 16
+#   BCRYPT_COST=12 bench/run.sh logins --concurrency 50 --seconds 15
+#
+# PG_URL names the PostgreSQL server (default postgres://postgres@127.0.0.1:5432); the
+# database chatapp_bench on it is dropped and created anew.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+pg=${PG_URL:-postgres://postgres@127.0.0.1:5432}
+port=${PORT:-18080}
+
+cargo build --release --quiet -p chatapp -p chatapp-bench
+psql "$pg/postgres" -qc 'DROP DATABASE IF EXISTS chatapp_bench' -c 'CREATE DATABASE chatapp_bench' >/dev/null
+
+work=$(mktemp -d)
+trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
+DATABASE_URL="$pg/chatapp_bench" \
+CHATAPP__DATA_DIR="$work" \
+CHATAPP__AUTH__BCRYPT_COST="${BCRYPT_COST:-4}" \
+CHATAPP__AUTH__REQUESTS_PER_ADDRESS_PER_MINUTE=1000000 \
+CHATAPP__AUTH__LOGINS_PER_USERNAME_PER_MINUTE=1000000 \
+CHATAPP__WS__FRAMES_PER_SECOND=1000000 \
+CHATAPP__WS__BURST=1000000 \
+RUST_LOG=warn \
+    target/release/chatapp all --bind "127.0.0.1:$port" 2>"$work/server.log" &
+server=$!
+until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; do
+    kill -0 "$server" || { cat "$work/server.log"; exit 1; }
+    sleep 0.1
+done
+target/release/chatapp-bench --url "http://127.0.0.1:$port" --server-pid "$server" "$@"
