@@ -385,3 +385,52 @@ async fn a_reader_that_stops_reading_is_dropped_without_holding_up_others() {
     drop(slow);
     app.stop().await;
 }
+
+#[actix_web::test]
+async fn a_peer_that_stops_answering_pings_is_dropped() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app_with(Role::All, Backend::Sqlite, |s| {
+        s.ws.heartbeat_secs = 1;
+        s.ws.client_timeout_secs = 2;
+    })
+    .await;
+    let token = user(&app, "kate").await;
+    // A raw socket: it completes the handshake, then reads but never answers a ping.
+    let addr = app.address.trim_start_matches("http://").to_owned();
+    let mut tcp = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    let handshake = format!(
+        "GET /ws/chat?token={token} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Version: 13\r\n\r\n"
+    );
+    tcp.write_all(handshake.as_bytes())
+        .await
+        .expect("handshake");
+    let mut received = Vec::new();
+    let mut buf = [0u8; 4096];
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        loop {
+            match tcp.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => received.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the server must close a silent peer");
+    let text = String::from_utf8_lossy(&received);
+    assert!(text.starts_with("HTTP/1.1 101"), "{text}");
+    // Pings (opcode 0x9) came first, then a close frame (0x8) with code 1001 (0x03e9).
+    let body = &received[text.find("\r\n\r\n").expect("headers end") + 4..];
+    assert!(
+        body.windows(2).any(|w| w == [0x89, 0x00]),
+        "a ping was sent"
+    );
+    assert!(
+        body.windows(4).any(|w| w == [0x88, 0x02, 0x03, 0xe9]),
+        "closed with 1001: {body:?}"
+    );
+    app.stop().await;
+}
