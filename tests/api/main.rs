@@ -11,6 +11,8 @@ mod chat;
 mod cli;
 mod health;
 mod pages;
+mod rate_limits;
 mod rest;
 mod split;
 mod storage;
+mod ws_limits;

@@ -1,0 +1,291 @@
+//! Typed settings: built-in defaults, then a TOML file, then `CHATAPP__SECTION__KEY`
+//! environment variables (and `DATABASE_URL`). Passed explicitly; there are no globals.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use crate::storage::DbUrl;
+
+mod defaults;
+mod validate;
+
+/// The file read when `--config` is not given, if it exists in the working directory.
+pub const DEFAULT_CONFIG_FILE: &str = "chatapp.toml";
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Where the default SQLite file and generated keys live.
+    pub data_dir: PathBuf,
+    pub database: DatabaseSettings,
+    pub all: ListenSettings,
+    pub front: FrontSettings,
+    pub auth: AuthSettings,
+    pub jwt: JwtSettings,
+    pub ws: WsSettings,
+    pub http: HttpSettings,
+    pub internal: InternalSettings,
+    pub bus: BusSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `postgres://…`, `sqlite://PATH` or a plain path; unset: `<data_dir>/chatapp.db`.
+    pub url: Option<SecretString>,
+    /// Connections in the pool, and so the most database calls at once.
+    pub pool_size: u32,
+    /// How long a request waits for a connection before the database counts as down.
+    pub connect_timeout_secs: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ListenSettings {
+    pub bind: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FrontSettings {
+    pub bind: String,
+    /// Base URL where `front` reaches `auth` when they run as separate processes.
+    pub auth_url: Option<String>,
+    /// Base URL of a `ws` node, for `GET /api/presence` when they run apart.
+    pub ws_url: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    pub bind: String,
+    /// Ed25519 private key (PKCS#8 PEM); `all` creates `<data_dir>/jwt_ed25519.pem` if unset.
+    pub signing_key_file: Option<PathBuf>,
+    /// bcrypt cost for new password hashes.
+    pub bcrypt_cost: u32,
+    /// Lifetime of an access token.
+    pub access_token_ttl_secs: u64,
+    /// Lifetime of the web UI's session (the HttpOnly cookie).
+    pub session_ttl_secs: u64,
+    /// Login attempts allowed per username per minute.
+    pub logins_per_username_per_minute: u32,
+    /// Login and registration requests allowed per client address per minute.
+    pub requests_per_address_per_minute: u32,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSettings {
+    /// Proxies (nginx) whose `X-Forwarded-For` is believed; from anyone else it is ignored.
+    /// In the environment: a comma-separated list.
+    #[serde(deserialize_with = "list_or_commas")]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JwtSettings {
+    /// The public key (PEM) matching `auth.signing_key_file`; `all` derives it.
+    pub public_key_file: Option<PathBuf>,
+    /// The `iss` claim tokens carry and verifiers require.
+    pub issuer: String,
+    /// Clock skew tolerated when checking `exp`, in seconds.
+    pub leeway_secs: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WsSettings {
+    pub bind: String,
+    /// Base URL of `front`'s internal API, for a `ws` running apart from `front`.
+    pub front_url: Option<String>,
+    /// Origins (`https://chat.example.com`) allowed to open a socket; empty: same host only.
+    #[serde(deserialize_with = "list_or_commas")]
+    pub allowed_origins: Vec<String>,
+    /// Frames queued per connection before it counts as a slow reader.
+    pub queue: usize,
+    /// The largest text frame a client may send, in bytes.
+    pub max_frame_bytes: usize,
+    /// Sustained frames per second per connection.
+    pub frames_per_second: u32,
+    /// Burst of frames per connection.
+    pub burst: u32,
+    /// Seconds between pings.
+    pub heartbeat_secs: u64,
+    /// Seconds of silence after which a connection is dropped.
+    pub client_timeout_secs: u64,
+    /// Rooms one connection may join.
+    pub max_rooms: usize,
+    /// Messages stored per batch at most.
+    pub max_batch: usize,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InternalSettings {
+    /// The service credential `ws` presents to `front`.
+    pub token: Option<SecretString>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BusSettings {
+    /// Redis URL for fan-out between several `ws` nodes; unset: in-process.
+    pub redis_url: Option<SecretString>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// A tracing filter such as `info` or `chatapp=debug,actix_web=info`; `RUST_LOG` wins.
+    pub filter: String,
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// A setting that could not be read or does not make sense; names the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("configuration key `{key}` {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        message: message.into(),
+    }
+}
+
+impl Settings {
+    /// Reads the settings from the process's own environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(file, std::env::vars().collect())
+    }
+
+    /// Reads the settings with an explicit environment (tests inject theirs).
+    ///
+    /// `file`: the TOML file named by `--config` (must exist), else `chatapp.toml` if present.
+    pub fn load_from(
+        file: Option<&Path>,
+        env: HashMap<String, String>,
+    ) -> Result<Self, ConfigError> {
+        let mut builder = config::Config::builder();
+        builder = match file {
+            Some(path) => builder.add_source(
+                config::File::from(path)
+                    .format(config::FileFormat::Toml)
+                    .required(true),
+            ),
+            None => builder.add_source(
+                config::File::with_name(DEFAULT_CONFIG_FILE)
+                    .format(config::FileFormat::Toml)
+                    .required(false),
+            ),
+        };
+        let database_url = env.get("DATABASE_URL").cloned();
+        let has_own_url = env.contains_key("CHATAPP__DATABASE__URL");
+        let chatapp_env: HashMap<String, String> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("CHATAPP__"))
+            .collect();
+        builder = builder.add_source(
+            config::Environment::with_prefix("CHATAPP")
+                .prefix_separator("__")
+                .separator("__")
+                // Values stay strings (a numeric token must not become a float);
+                // serde converts them to the field's type.
+                .try_parsing(false)
+                .source(Some(chatapp_env)),
+        );
+        if let (Some(url), false) = (database_url, has_own_url) {
+            builder = builder.set_override("database.url", url)?;
+        }
+        let settings: Settings = builder.build()?.try_deserialize()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// The database to use: `database.url`, else the SQLite file in the data directory.
+    pub fn database_url(&self) -> DbUrl {
+        match &self.database.url {
+            Some(url) => DbUrl::parse(url.expose_secret())
+                .unwrap_or_else(|_| DbUrl::sqlite(&self.default_sqlite_path())),
+            None => DbUrl::sqlite(&self.default_sqlite_path()),
+        }
+    }
+
+    pub fn database_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.database.connect_timeout_secs)
+    }
+
+    pub fn default_sqlite_path(&self) -> PathBuf {
+        self.data_dir.join("chatapp.db")
+    }
+}
+
+/// A list from TOML (`["a", "b"]`) or from the environment (`a,b`).
+fn list_or_commas<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        List(Vec<String>),
+        Text(String),
+    }
+    let items: Vec<String> = match Raw::deserialize(deserializer)? {
+        Raw::List(items) => items,
+        Raw::Text(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    };
+    items
+        .iter()
+        .map(|item| {
+            item.parse()
+                .map_err(|e| serde::de::Error::custom(format!("{item:?}: {e}")))
+        })
+        .collect()
+}
+
+/// Parses `HOST:PORT` (an IP address or `localhost`).
+pub fn parse_bind(bind: &str) -> Result<SocketAddr, String> {
+    let normalized = match bind.strip_prefix("localhost:") {
+        Some(port) => format!("127.0.0.1:{port}"),
+        None => bind.to_owned(),
+    };
+    normalized.parse().map_err(|_| {
+        format!("must be HOST:PORT with an IP address, e.g. 127.0.0.1:8080 (got {bind:?})")
+    })
+}
+
+fn check_http_url(raw: &str) -> Result<(), String> {
+    let url = url::Url::parse(raw).map_err(|e| format!("is not a URL ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err("must be an http:// or https:// URL".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,109 @@
+//! Checks that every setting makes sense, naming the key of the first that does not.
+
+use secrecy::ExposeSecret;
+
+use super::{ConfigError, Settings, check_http_url, invalid, parse_bind};
+use crate::storage::DbUrl;
+
+impl Settings {
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        for (key, bind) in [
+            ("all.bind", &self.all.bind),
+            ("front.bind", &self.front.bind),
+            ("auth.bind", &self.auth.bind),
+            ("ws.bind", &self.ws.bind),
+        ] {
+            parse_bind(bind).map_err(|m| invalid(key, m))?;
+        }
+        if self.database.pool_size == 0 {
+            return Err(invalid("database.pool_size", "must be at least 1"));
+        }
+        if self.database.connect_timeout_secs == 0 {
+            return Err(invalid(
+                "database.connect_timeout_secs",
+                "must be at least 1",
+            ));
+        }
+        if let Some(url) = &self.database.url {
+            DbUrl::parse(url.expose_secret()).map_err(|m| invalid("database.url", m))?;
+        }
+        if !(4..=31).contains(&self.auth.bcrypt_cost) {
+            return Err(invalid(
+                "auth.bcrypt_cost",
+                format!("must be between 4 and 31 (got {})", self.auth.bcrypt_cost),
+            ));
+        }
+        if self.auth.access_token_ttl_secs < 30 {
+            return Err(invalid("auth.access_token_ttl_secs", "must be at least 30"));
+        }
+        if self.auth.session_ttl_secs < self.auth.access_token_ttl_secs {
+            return Err(invalid(
+                "auth.session_ttl_secs",
+                "must be at least auth.access_token_ttl_secs",
+            ));
+        }
+        if self.auth.logins_per_username_per_minute == 0 {
+            return Err(invalid(
+                "auth.logins_per_username_per_minute",
+                "must be at least 1",
+            ));
+        }
+        if self.auth.requests_per_address_per_minute == 0 {
+            return Err(invalid(
+                "auth.requests_per_address_per_minute",
+                "must be at least 1",
+            ));
+        }
+        for (key, value, min) in [
+            ("ws.queue", self.ws.queue as u64, 16),
+            ("ws.max_frame_bytes", self.ws.max_frame_bytes as u64, 1024),
+            (
+                "ws.frames_per_second",
+                u64::from(self.ws.frames_per_second),
+                1,
+            ),
+            ("ws.burst", u64::from(self.ws.burst), 1),
+            ("ws.heartbeat_secs", self.ws.heartbeat_secs, 1),
+            ("ws.max_rooms", self.ws.max_rooms as u64, 1),
+            ("ws.max_batch", self.ws.max_batch as u64, 1),
+        ] {
+            if value < min {
+                return Err(invalid(key, format!("must be at least {min}")));
+            }
+        }
+        if self.ws.client_timeout_secs <= self.ws.heartbeat_secs {
+            return Err(invalid(
+                "ws.client_timeout_secs",
+                "must be longer than ws.heartbeat_secs",
+            ));
+        }
+        for (key, url) in [
+            ("front.auth_url", &self.front.auth_url),
+            ("front.ws_url", &self.front.ws_url),
+            ("ws.front_url", &self.ws.front_url),
+        ] {
+            if let Some(url) = url {
+                check_http_url(url).map_err(|m| invalid(key, m))?;
+            }
+        }
+        if let Some(token) = &self.internal.token
+            && token.expose_secret().len() < 16
+        {
+            return Err(invalid("internal.token", "must be at least 16 characters"));
+        }
+        if let Some(url) = &self.bus.redis_url {
+            let ok = url.expose_secret().starts_with("redis://")
+                || url.expose_secret().starts_with("rediss://");
+            if !ok {
+                return Err(invalid(
+                    "bus.redis_url",
+                    "must start with redis:// or rediss://",
+                ));
+            }
+        }
+        if self.jwt.issuer.is_empty() {
+            return Err(invalid("jwt.issuer", "must not be empty"));
+        }
+        Ok(())
+    }
+}
