@@ -166,6 +166,7 @@ impl Application {
                     backend,
                     presence,
                     settings.internal.token.clone(),
+                    settings.front.public_ws_url.clone(),
                 )?)
             }
             _ => None,

@@ -48,6 +48,7 @@ impl Default for FrontSettings {
             bind: "127.0.0.1:5000".into(),
             auth_url: None,
             ws_url: None,
+            public_ws_url: None,
         }
     }
 }

@@ -58,6 +58,9 @@ pub struct FrontSettings {
     pub auth_url: Option<String>,
     /// Base URL of a `ws` node, for `GET /api/presence` when they run apart.
     pub ws_url: Option<String>,
+    /// The WebSocket URL browsers use (`wss://chat.example.com/ws/chat`); unset: the
+    /// page's own host, `ws://` or `wss://` as the page was loaded.
+    pub public_ws_url: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

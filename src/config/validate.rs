@@ -86,6 +86,14 @@ impl Settings {
                 check_http_url(url).map_err(|m| invalid(key, m))?;
             }
         }
+        if let Some(url) = &self.front.public_ws_url
+            && !(url.starts_with("ws://") || url.starts_with("wss://"))
+        {
+            return Err(invalid(
+                "front.public_ws_url",
+                "must be a ws:// or wss:// URL",
+            ));
+        }
         if let Some(token) = &self.internal.token
             && token.expose_secret().len() < 16
         {

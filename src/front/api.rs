@@ -5,6 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::auth_client::AuthApi;
 use super::chat::ChatService;
 use super::presence::PresenceSource;
 use super::session::{CurrentUser, authenticate};
@@ -17,6 +18,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api")
             .route("/me", web::get().to(me))
+            .route("/token", web::post().to(token))
             .route("/rooms", web::get().to(list_rooms))
             .route("/rooms", web::post().to(create_room))
             .route("/chat/chat_history", web::get().to(history))
@@ -39,6 +41,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// `GET /api/me`: who the credentials belong to (an extension of the contract).
 async fn me(user: CurrentUser) -> HttpResponse {
     HttpResponse::Ok().json(json!({"id": user.id, "username": user.username}))
+}
+
+/// `POST /api/token` (session cookie): a short-lived access token for the page's WebSocket.
+/// The page never holds the long-lived session token itself.
+async fn token(req: HttpRequest, auth: web::Data<dyn AuthApi>) -> Result<HttpResponse, ApiError> {
+    authenticate(&req)?;
+    let session = req
+        .cookie(super::session::SESSION_COOKIE)
+        .ok_or_else(|| ApiError::Unauthorized("this route takes the session cookie".into()))?;
+    let issued = auth.refresh(session.value()).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(json!({"access_token": issued.access_token, "token_type": "Bearer", "expires_in": issued.expires_in})))
 }
 
 fn room_json(room: &rooms::Room) -> serde_json::Value {

@@ -4,11 +4,18 @@
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 
-const ASSETS: &[(&str, &str, &[u8])] = &[(
-    "css/app.css",
-    "text/css; charset=utf-8",
-    include_bytes!("../../static/css/app.css"),
-)];
+const ASSETS: &[(&str, &str, &[u8])] = &[
+    (
+        "css/app.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../static/css/app.css"),
+    ),
+    (
+        "js/ws_client.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/js/ws_client.js"),
+    ),
+];
 
 pub async fn serve(path: web::Path<String>) -> HttpResponse {
     match ASSETS.iter().find(|(name, _, _)| *name == path.as_str()) {

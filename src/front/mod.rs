@@ -56,6 +56,8 @@ pub struct FrontState {
     pub auth: AuthBackend,
     pub presence: PresenceBackend,
     pub internal_token: Option<SecretString>,
+    /// The WebSocket URL pages use (`front.public_ws_url`); unset: the page's own host.
+    pub public_ws_url: Option<String>,
     pub tera: Arc<tera::Tera>,
 }
 
@@ -66,6 +68,7 @@ impl FrontState {
         auth: AuthBackend,
         presence: PresenceBackend,
         internal_token: Option<SecretString>,
+        public_ws_url: Option<String>,
     ) -> anyhow::Result<Self> {
         let tera = templates::load().map_err(|e| anyhow::anyhow!("templates: {e:?}"))?;
         Ok(Self {
@@ -74,6 +77,7 @@ impl FrontState {
             auth,
             presence,
             internal_token,
+            public_ws_url,
             tera: Arc::new(tera),
         })
     }
@@ -127,6 +131,7 @@ pub fn configure(state: FrontState) -> impl FnOnce(&mut web::ServiceConfig) {
             .app_data(web::Data::from(state.tera.clone()))
             .app_data(web::Data::new(pages::PageInfo {
                 asset_version: assets::version(),
+                ws_url: state.public_ws_url.clone().unwrap_or_default(),
             }))
             .app_data(csrf.cookie_config())
             .app_data(web::FormConfig::default().limit(16 * 1024))

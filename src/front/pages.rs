@@ -18,6 +18,8 @@ use crate::http::client_ip::client_ip;
 #[derive(Clone)]
 pub struct PageInfo {
     pub asset_version: String,
+    /// Where the chat page opens its WebSocket; empty: this host's `/ws/chat`.
+    pub ws_url: String,
 }
 
 fn context(info: &PageInfo, csrf: Option<&CsrfToken>) -> Context {
@@ -219,6 +221,7 @@ pub async fn home(
     };
     let mut ctx = context(&info, Some(&csrf));
     ctx.insert("username", &user.username);
+    ctx.insert("ws_url", &info.ws_url);
     render(&tera, HttpResponse::Ok(), "home.html", &ctx)
 }
 

@@ -7,6 +7,7 @@
 mod helpers;
 
 mod auth;
+mod browser;
 mod chat;
 mod cli;
 mod health;

@@ -4,6 +4,7 @@ mod app;
 mod browser;
 mod db;
 mod process;
+pub mod webdriver;
 mod ws;
 
 pub use app::{TestApp, spawn_app, spawn_app_with};
