@@ -10,6 +10,7 @@ mod auth;
 mod browser;
 mod chat;
 mod cli;
+mod deploy;
 mod health;
 mod pages;
 mod rate_limits;
