@@ -14,6 +14,7 @@ mod deploy;
 mod health;
 mod pages;
 mod rate_limits;
+mod rehearsal;
 mod rest;
 mod split;
 mod storage;
