@@ -1,8 +1,12 @@
 //! A rehearsal of the two-VM deployment on this machine: real nginx with `nginx/vm1.conf`
-//! and `nginx/vm2.conf` terminating TLS with a throwaway CA, `front` + `auth` over
-//! PostgreSQL behind the first, `ws` behind the second, and a full chat over `https://` and
-//! `wss://` through both. The two "VMs" are the loopback addresses 127.0.0.2 and 127.0.0.3
-//! (not network namespaces: see docs/deploy.md).
+//! and `nginx/vm2.conf` terminating TLS with a throwaway CA, PostgreSQL and `front` + `auth`
+//! on VM #1 behind the first, `ws` on VM #2 behind the second, and a full chat over
+//! `https://` and `wss://` through both.
+//!
+//! The two VMs are network namespaces (`ip netns`) joined by veth pairs on a bridge, each
+//! with its own address, loopback and ports, so the configs run unchanged but for file
+//! paths. Where namespaces cannot be made (not root, no `ip`), the test says so and runs the
+//! VMs as the loopback addresses 127.0.0.2 and 127.0.0.3 instead; under CI it fails.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -13,6 +17,94 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 
 use crate::helpers::{Backend, ChatappProcess, TestDb, chatapp_cmd};
+
+/// The two VMs: network namespaces on a bridge, or (fallback) two loopback addresses.
+struct Hosts {
+    vm1: String,
+    vm2: String,
+    /// (bridge, [namespace of VM #1, namespace of VM #2])
+    netns: Option<(String, [String; 2])>,
+}
+
+fn sh(cmd: &str) -> bool {
+    Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+impl Hosts {
+    fn create() -> Self {
+        let tag = std::process::id() % 100_000;
+        let net = 10 + std::process::id() % 200;
+        let bridge = format!("cabr{tag}");
+        let names = [format!("chatapp-{tag}-vm1"), format!("chatapp-{tag}-vm2")];
+        let mut script = format!(
+            "set -e; ip link add {bridge} type bridge; ip addr add 10.231.{net}.1/24 dev {bridge}; ip link set {bridge} up;"
+        );
+        for (i, ns) in names.iter().enumerate() {
+            let veth = format!("cav{tag}{i}");
+            script += &format!(
+                " ip netns add {ns}; ip link add {veth} type veth peer name eth0 netns {ns};\
+                 ip link set {veth} master {bridge} up; ip -n {ns} addr add 10.231.{net}.{}/24 dev eth0;\
+                 ip -n {ns} link set eth0 up; ip -n {ns} link set lo up;",
+                i + 2
+            );
+        }
+        if sh(&script) {
+            return Self {
+                vm1: format!("10.231.{net}.2"),
+                vm2: format!("10.231.{net}.3"),
+                netns: Some((bridge, names)),
+            };
+        }
+        for ns in &names {
+            sh(&format!("ip netns del {ns}"));
+        }
+        sh(&format!("ip link del {bridge}"));
+        assert!(
+            std::env::var("CI").is_err(),
+            "the rehearsal needs network namespaces under CI (root and ip(8))"
+        );
+        eprintln!(
+            "REHEARSAL WITHOUT NAMESPACES: `ip netns` needs root and ip(8); the VMs are 127.0.0.2 and 127.0.0.3"
+        );
+        Self {
+            vm1: "127.0.0.2".into(),
+            vm2: "127.0.0.3".into(),
+            netns: None,
+        }
+    }
+
+    /// `program` to run on VM `n` (1 or 2).
+    fn command(&self, n: usize, program: &str) -> Command {
+        match &self.netns {
+            Some((_, names)) => {
+                let mut cmd = Command::new("ip");
+                cmd.args(["netns", "exec", &names[n - 1], program]);
+                cmd
+            }
+            None => Command::new(program),
+        }
+    }
+}
+
+impl Drop for Hosts {
+    fn drop(&mut self) {
+        if let Some((bridge, names)) = &self.netns {
+            for ns in names {
+                sh(&format!(
+                    "ip netns pids {ns} | xargs -r kill -9; ip netns del {ns}"
+                ));
+            }
+            sh(&format!("ip link del {bridge}"));
+        }
+    }
+}
 
 fn openssl(args: &[&str], dir: &Path) {
     let out = Command::new("openssl")
@@ -28,7 +120,7 @@ fn openssl(args: &[&str], dir: &Path) {
 }
 
 /// A CA and one leaf certificate for both "VMs" (IP subject alternative names).
-fn throwaway_pki(dir: &Path) {
+fn throwaway_pki(dir: &Path, ips: [&str; 2]) {
     openssl(
         &[
             "req",
@@ -71,7 +163,7 @@ fn throwaway_pki(dir: &Path) {
         dir,
     );
     std::fs::write(dir.join("leaf.ext"),
-        "subjectAltName=IP:127.0.0.2,IP:127.0.0.3,DNS:chat.test,DNS:ws.test\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
+        format!("subjectAltName=IP:{},IP:{},DNS:chat.test,DNS:ws.test\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n", ips[0], ips[1]))
         .expect("ext");
     openssl(
         &[
@@ -104,10 +196,6 @@ fn free_port() -> u16 {
     probe.local_addr().expect("addr").port()
 }
 
-fn port_of(address: &str) -> String {
-    address.rsplit(':').next().expect("port").to_owned()
-}
-
 /// One nginx with one of the repository's configs, rewritten only where this machine
 /// differs from a VM: addresses, ports and file locations.
 struct Nginx {
@@ -116,7 +204,10 @@ struct Nginx {
 }
 
 impl Nginx {
+    #[allow(clippy::too_many_arguments)]
     fn start(
+        hosts: &Hosts,
+        vm: usize,
         conf: &str,
         ip: &str,
         http: u16,
@@ -155,7 +246,8 @@ impl Nginx {
              http {{\n  access_log {d}/access.log;\n  include /etc/nginx/mime.types;\n  include {d}/site.conf;\n}}\n"
         );
         std::fs::write(dir.join("nginx.conf"), main).expect("main");
-        let child = Command::new("nginx")
+        let child = hosts
+            .command(vm, "nginx")
             .arg("-p")
             .arg(&dir)
             .arg("-c")
@@ -166,6 +258,7 @@ impl Nginx {
             .expect("start nginx");
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect((ip, https)).is_err() {
+            // Polling for the port: nginx says nothing when it is ready.
             assert!(
                 Instant::now() < deadline,
                 "nginx ({conf}) did not start: {}",
@@ -205,21 +298,145 @@ fn tls_client(pki: &Path) -> awc::Client {
         .finish()
 }
 
+/// A throwaway PostgreSQL inside VM #1's namespace (127.0.0.1:5432 there).
+struct NsPostgres {
+    dir: tempfile::TempDir,
+    pg_ctl: String,
+}
+
+impl NsPostgres {
+    fn start(hosts: &Hosts) -> Self {
+        let bin = ["/usr/local/bin", "/usr/bin"]
+            .iter()
+            .map(|d| d.to_string())
+            .chain(
+                std::fs::read_dir("/usr/lib/postgresql")
+                    .map(|r| {
+                        r.filter_map(Result::ok)
+                            .map(|e| format!("{}/bin", e.path().display()))
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default(),
+            )
+            .find(|d| {
+                Path::new(&format!("{d}/initdb")).exists()
+                    && Path::new(&format!("{d}/pg_ctl")).exists()
+            })
+            .expect("PostgreSQL server binaries (initdb, pg_ctl) for VM #1");
+        let dir = tempfile::tempdir().expect("pg dir");
+        assert!(
+            sh(&format!("chown -R postgres {}", dir.path().display())),
+            "a postgres user"
+        );
+        let data = dir.path().join("data");
+        let out = Command::new("runuser")
+            .args([
+                "-u",
+                "postgres",
+                "--",
+                &format!("{bin}/initdb"),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "-D",
+            ])
+            .arg(&data)
+            .output()
+            .expect("initdb");
+        assert!(
+            out.status.success(),
+            "initdb: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let pg_ctl = format!("{bin}/pg_ctl");
+        let options = format!(
+            "-p 5432 -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            dir.path().display()
+        );
+        let out = hosts
+            .command(1, "runuser")
+            .args(["-u", "postgres", "--", &pg_ctl, "-w", "-t", "60", "-D"])
+            .arg(&data)
+            .arg("-l")
+            .arg(dir.path().join("pg.log"))
+            .args(["-o", &options, "start"])
+            .output()
+            .expect("pg_ctl start");
+        assert!(
+            out.status.success(),
+            "PostgreSQL on VM #1: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Self { dir, pg_ctl }
+    }
+}
+
+impl Drop for NsPostgres {
+    fn drop(&mut self) {
+        let data = self.dir.path().join("data");
+        sh(&format!(
+            "runuser -u postgres -- {} -D {} -m immediate stop",
+            self.pg_ctl,
+            data.display()
+        ));
+    }
+}
+
+/// `chatapp` on VM `n`, with none of the caller's CHATAPP__ settings.
+fn chatapp_on(hosts: &Hosts, n: usize, cwd: &Path) -> Command {
+    let mut cmd = hosts.command(n, env!("CARGO_BIN_EXE_chatapp"));
+    cmd.current_dir(cwd)
+        .env_remove("DATABASE_URL")
+        .env_remove("RUST_LOG");
+    for (key, _) in std::env::vars() {
+        if key.starts_with("CHATAPP__") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
 #[actix_web::test]
 async fn two_vms_behind_nginx_with_tls_chat_end_to_end() {
     for tool in ["nginx", "openssl"] {
         let found = Command::new("sh")
             .arg("-c")
             .arg(format!("command -v {tool} || test -x /usr/sbin/{tool}"))
+            .stdout(Stdio::null())
             .status();
         assert!(
             found.map(|s| s.success()).unwrap_or(false),
             "{tool} is needed (scripts/test installs it)"
         );
     }
+    let hosts = Hosts::create();
+    let namespaced = hosts.netns.is_some();
+    if namespaced {
+        // VM #1's loopback is its own: auth on 127.0.0.1 there is out of the host's reach.
+        eprintln!(
+            "rehearsal: VM #1 {} and VM #2 {} are network namespaces",
+            hosts.vm1, hosts.vm2
+        );
+    }
+    let (vm1, vm2) = (hosts.vm1.clone(), hosts.vm2.clone());
     let pki = tempfile::tempdir().expect("pki");
-    throwaway_pki(pki.path());
-    let db = TestDb::empty(Backend::Postgres);
+    throwaway_pki(pki.path(), [&vm1, &vm2]);
+
+    // PostgreSQL on VM #1: its own server in the namespace, or (fallback) a test database.
+    let (_pg, _test_db, db_url) = if namespaced {
+        let pg = NsPostgres::start(&hosts);
+        (
+            Some(pg),
+            None,
+            "postgres://postgres@127.0.0.1:5432/postgres".to_string(),
+        )
+    } else {
+        let db = TestDb::empty(Backend::Postgres);
+        let url = db.url.clone();
+        (None, Some(db), url)
+    };
     let dir = tempfile::tempdir().expect("dir");
     let keys = dir.path().join("keys");
     assert!(
@@ -230,88 +447,119 @@ async fn two_vms_behind_nginx_with_tls_chat_end_to_end() {
             .expect("keygen")
             .success()
     );
+    let migrated = chatapp_on(&hosts, 1, dir.path())
+        .arg("migrate")
+        .env("DATABASE_URL", &db_url)
+        .output()
+        .expect("migrate");
     assert!(
-        chatapp_cmd(dir.path())
-            .arg("migrate")
-            .env("DATABASE_URL", &db.url)
-            .status()
-            .expect("migrate")
-            .success()
+        migrated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrated.stderr)
     );
     let service = "rehearsal-service-credential-0123456789";
 
+    // The ports the configs name, inside the namespaces; free ones on shared loopback.
+    let pick = |fixed: u16| if namespaced { fixed } else { free_port() };
+    let (front_port, auth_port, ws_port) = (pick(5000), pick(5001), pick(5002));
+    let (http_port, https_port) = (pick(80), pick(443));
+    let (vm2_http, vm2_https) = if namespaced {
+        (80, 443)
+    } else {
+        (free_port(), free_port())
+    };
+
     // VM #1: auth and front.
-    let mut cmd = chatapp_cmd(dir.path());
-    cmd.args(["auth", "--bind", "127.0.0.1:0"])
-        .env("DATABASE_URL", &db.url)
+    let mut cmd = chatapp_on(&hosts, 1, dir.path());
+    cmd.args(["auth", "--bind", &format!("127.0.0.1:{auth_port}")])
+        .env("DATABASE_URL", &db_url)
         .env(
             "CHATAPP__AUTH__SIGNING_KEY_FILE",
             keys.join("jwt_ed25519.pem"),
         )
         .env("CHATAPP__AUTH__BCRYPT_COST", "4")
         .env("CHATAPP__HTTP__TRUSTED_PROXIES", "127.0.0.1");
-    let auth = ChatappProcess::start(cmd);
-    let mut cmd = chatapp_cmd(dir.path());
-    cmd.args(["front", "--bind", "127.0.0.1:0"])
-        .env("DATABASE_URL", &db.url)
+    let _auth = ChatappProcess::start(cmd);
+    let front_bind = if namespaced {
+        format!("0.0.0.0:{front_port}")
+    } else {
+        format!("127.0.0.1:{front_port}")
+    };
+    let mut cmd = chatapp_on(&hosts, 1, dir.path());
+    cmd.args(["front", "--bind", &front_bind])
+        .env("DATABASE_URL", &db_url)
         .env(
             "CHATAPP__JWT__PUBLIC_KEY_FILE",
             keys.join("jwt_ed25519.pub.pem"),
         )
-        .env("CHATAPP__FRONT__AUTH_URL", &auth.address)
+        .env(
+            "CHATAPP__FRONT__AUTH_URL",
+            format!("http://127.0.0.1:{auth_port}"),
+        )
+        .env(
+            "CHATAPP__FRONT__WS_URL",
+            format!(
+                "http://{}:{ws_port}",
+                if namespaced { &vm2 } else { "127.0.0.1" }
+            ),
+        )
         .env("CHATAPP__INTERNAL__TOKEN", service)
         .env("CHATAPP__HTTP__TRUSTED_PROXIES", "127.0.0.1");
-    let front = ChatappProcess::start(cmd);
-    // VM #2: ws, with only the public key.
-    let mut cmd = chatapp_cmd(dir.path());
-    cmd.args(["ws", "--bind", "127.0.0.1:0"])
+    let _front = ChatappProcess::start(cmd);
+    // VM #2: ws, with only the public key, storing through VM #1's front.
+    let ws_bind = if namespaced {
+        format!("0.0.0.0:{ws_port}")
+    } else {
+        format!("127.0.0.1:{ws_port}")
+    };
+    let mut cmd = chatapp_on(&hosts, 2, dir.path());
+    cmd.args(["ws", "--bind", &ws_bind])
         .env(
             "CHATAPP__JWT__PUBLIC_KEY_FILE",
             keys.join("jwt_ed25519.pub.pem"),
         )
-        .env("CHATAPP__WS__FRONT_URL", &front.address)
+        .env(
+            "CHATAPP__WS__FRONT_URL",
+            format!(
+                "http://{}:{front_port}",
+                if namespaced { &vm1 } else { "127.0.0.1" }
+            ),
+        )
         .env("CHATAPP__INTERNAL__TOKEN", service)
         .env("CHATAPP__HTTP__TRUSTED_PROXIES", "127.0.0.1");
-    let ws = ChatappProcess::start(cmd);
+    let _ws = ChatappProcess::start(cmd);
 
-    let (vm1_http, vm1_https, vm2_http, vm2_https) =
-        (free_port(), free_port(), free_port(), free_port());
-    let _vm1 = Nginx::start(
+    let _vm1_nginx = Nginx::start(
+        &hosts,
+        1,
         "vm1.conf",
-        "127.0.0.2",
-        vm1_http,
-        vm1_https,
+        &vm1,
+        http_port,
+        https_port,
         &[
-            (
-                "127.0.0.1:5000",
-                format!("127.0.0.1:{}", port_of(&front.address)),
-            ),
-            (
-                "127.0.0.1:5001",
-                format!("127.0.0.1:{}", port_of(&auth.address)),
-            ),
+            ("127.0.0.1:5000", format!("127.0.0.1:{front_port}")),
+            ("127.0.0.1:5001", format!("127.0.0.1:{auth_port}")),
         ],
         pki.path(),
     );
-    let vm2 = Nginx::start(
+    let vm2_nginx = Nginx::start(
+        &hosts,
+        2,
         "vm2.conf",
-        "127.0.0.3",
+        &vm2,
         vm2_http,
         vm2_https,
-        &[(
-            "127.0.0.1:5002",
-            format!("127.0.0.1:{}", port_of(&ws.address)),
-        )],
+        &[("127.0.0.1:5002", format!("127.0.0.1:{ws_port}"))],
         pki.path(),
     );
-    let site = format!("https://127.0.0.2:{vm1_https}");
+    let site = format!("https://{vm1}:{https_port}");
     let client = tls_client(pki.path());
 
     // Plain HTTP is sent to HTTPS.
     let response = awc::Client::builder()
         .disable_redirects()
         .finish()
-        .get(format!("http://127.0.0.2:{vm1_http}/home"))
+        .get(format!("http://{vm1}:{http_port}/home"))
         .send()
         .await
         .expect("http");
@@ -377,7 +625,7 @@ async fn two_vms_behind_nginx_with_tls_chat_end_to_end() {
     assert_eq!(response.status().as_u16(), 404);
 
     // Chat over wss:// through VM #2's nginx.
-    let wss = format!("wss://127.0.0.3:{vm2_https}/ws/chat");
+    let wss = format!("wss://{vm2}:{vm2_https}/ws/chat");
     let mut sockets = Vec::new();
     for token in &tokens {
         let (_, mut socket) = client
@@ -441,7 +689,7 @@ async fn two_vms_behind_nginx_with_tls_chat_end_to_end() {
         let _ = socket.send(awc::ws::Message::Close(None)).await;
         while let Ok(Some(_)) = tokio::time::timeout(Duration::from_secs(5), socket.next()).await {}
     }
-    let path = vm2.dir.join("chatapp-ws.access.log");
+    let path = vm2_nginx.dir.join("chatapp-ws.access.log");
     let deadline = Instant::now() + Duration::from_secs(10);
     let log = loop {
         let log = std::fs::read_to_string(&path).unwrap_or_default();
