@@ -52,10 +52,6 @@ impl Db {
         self.url.backend()
     }
 
-    pub fn url(&self) -> &DbUrl {
-        &self.url
-    }
-
     /// A connection for blocking code (commands, tests, the inside of [`Db::run`]).
     pub fn get(&self) -> Result<PooledConn, StorageError> {
         Ok(self.pool.get()?)

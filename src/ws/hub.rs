@@ -79,10 +79,6 @@ impl Hub {
         }
     }
 
-    pub fn metrics(&self) -> &WsMetrics {
-        &self.metrics
-    }
-
     /// Registers a new connection and returns its id.
     pub fn connect(&self, outbox: &Outbox) -> ConnId {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);

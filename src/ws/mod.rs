@@ -12,7 +12,6 @@ mod persister;
 mod socket;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use secrecy::SecretString;
@@ -188,9 +187,4 @@ async fn presence(req: HttpRequest, state: web::Data<WsState>) -> Result<HttpRes
     }
     let room = query_param(&req, "room").unwrap_or_default();
     Ok(HttpResponse::Ok().json(serde_json::json!({"room": room, "users": state.users(&room)})))
-}
-
-/// Defaults for the per-connection limits, from the `[ws]` settings.
-pub fn heartbeat(secs: u64) -> Duration {
-    Duration::from_secs(secs.max(1))
 }

@@ -87,10 +87,6 @@ impl Outbox {
         }
     }
 
-    pub fn is_closing(&self) -> bool {
-        self.shared.close_code.load(Ordering::Acquire) != 0 || self.tx.is_closed()
-    }
-
     /// Resolves once [`Outbox::close`] has been called.
     pub async fn closing(&self) {
         if self.shared.close_code.load(Ordering::Acquire) != 0 {
