@@ -1,6 +1,7 @@
 //! The WebSocket's defences: bad frames, rate limits, slow readers, silent peers.
 
 use chatapp::server::Role;
+use futures_util::SinkExt;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -205,6 +206,70 @@ async fn a_peer_that_stops_answering_pings_is_dropped() {
     assert!(
         body.windows(4).any(|w| w == [0x88, 0x02, 0x03, 0xe9]),
         "closed with 1001: {body:?}"
+    );
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn browsers_from_other_origins_may_not_open_a_socket() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let app = spawn_app_with(Role::All, Backend::Sqlite, |s| {
+        s.ws.allowed_origins = vec!["https://chat.example.com".into()];
+    })
+    .await;
+    let token = user(&app, "olga").await;
+    let url = format!(
+        "{}/ws/chat?token={token}",
+        app.address.replacen("http", "ws", 1)
+    );
+    let with_origin = |origin: &str| {
+        let mut request = url.clone().into_client_request().expect("request");
+        request
+            .headers_mut()
+            .insert("origin", origin.parse().expect("header"));
+        request
+    };
+    let refused = tokio_tungstenite::connect_async(with_origin("https://evil.example")).await;
+    match refused {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status().as_u16(), 403);
+        }
+        other => panic!(
+            "a foreign origin must be refused, got {:?}",
+            other.map(|_| ())
+        ),
+    }
+    let (mut ws, _) = tokio_tungstenite::connect_async(with_origin("https://chat.example.com"))
+        .await
+        .expect("the allowed origin connects");
+    ws.send(Message::Text(
+        json!({"type": "join", "room": "general"})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .expect("join");
+    app.stop().await;
+
+    // With no list, only the page's own host may connect.
+    let app = spawn_app(Role::All, Backend::Sqlite).await;
+    let token = user(&app, "olga").await;
+    let url = format!(
+        "{}/ws/chat?token={token}",
+        app.address.replacen("http", "ws", 1)
+    );
+    let mut request = url.clone().into_client_request().expect("request");
+    request
+        .headers_mut()
+        .insert("origin", "https://evil.example".parse().expect("header"));
+    assert!(tokio_tungstenite::connect_async(request).await.is_err());
+    let mut request = url.into_client_request().expect("request");
+    request
+        .headers_mut()
+        .insert("origin", app.address.parse().expect("header"));
+    assert!(
+        tokio_tungstenite::connect_async(request).await.is_ok(),
+        "same host is allowed"
     );
     app.stop().await;
 }
