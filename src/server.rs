@@ -129,12 +129,10 @@ impl Application {
                     None => Arc::new(http_store(settings)?),
                 };
                 let metrics = WsMetrics::new(&registry)?;
-                Some(WsState::start(
-                    verifier.clone(),
-                    store,
-                    metrics,
-                    ws_options(settings),
-                ))
+                Some(
+                    WsState::start(verifier.clone(), store, metrics, ws_options(settings))
+                        .map_err(|e| anyhow!("the ws role cannot start: {e}"))?,
+                )
             }
             _ => None,
         };
@@ -180,6 +178,7 @@ impl Application {
         let checks = HealthChecks {
             role: role.name(),
             database: db,
+            bus: ws_state.as_ref().and_then(|ws| ws.bus_up.clone()),
         };
         let metrics = metrics::build(role.name(), registry)?;
 
@@ -291,6 +290,11 @@ fn http_store(settings: &Settings) -> anyhow::Result<HttpStoreFactory> {
 fn ws_options(settings: &Settings) -> WsOptions {
     let ws = &settings.ws;
     WsOptions {
+        redis: settings
+            .bus
+            .redis_url
+            .clone()
+            .map(|url| (url, format!("{}:events", settings.bus.channel))),
         limits: ConnLimits {
             max_text_bytes: ws.max_frame_bytes,
             frames_per_second: ws.frames_per_second,

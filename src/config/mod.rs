@@ -135,11 +135,22 @@ pub struct InternalSettings {
     pub token: Option<SecretString>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BusSettings {
     /// Redis URL for fan-out between several `ws` nodes; unset: in-process.
     pub redis_url: Option<SecretString>,
+    /// Prefix of the Redis channel: nodes that share it share messages.
+    pub channel: String,
+}
+
+impl Default for BusSettings {
+    fn default() -> Self {
+        Self {
+            redis_url: None,
+            channel: "chatapp".into(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

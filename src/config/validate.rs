@@ -109,6 +109,12 @@ impl Settings {
                 ));
             }
         }
+        if self.bus.channel.is_empty() || self.bus.channel.contains(char::is_whitespace) {
+            return Err(invalid(
+                "bus.channel",
+                "must be a non-empty name without spaces",
+            ));
+        }
         if self.jwt.issuer.is_empty() {
             return Err(invalid("jwt.issuer", "must not be empty"));
         }

@@ -12,6 +12,9 @@ use crate::storage::Db;
 pub struct HealthChecks {
     pub role: &'static str,
     pub database: Option<Db>,
+    /// The Redis bus of a `ws` node: when it is down the node still serves its own clients,
+    /// so `/healthz` answers 200 `degraded`.
+    pub bus: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
@@ -43,9 +46,15 @@ async fn healthz(checks: web::Data<HealthChecks>) -> HttpResponse {
             }
         }
     }
+    let mut degraded = false;
+    if let Some(up) = &checks.bus {
+        let up = up.load(std::sync::atomic::Ordering::Relaxed);
+        results.insert("bus".into(), json!(if up { "ok" } else { "down" }));
+        degraded = !up;
+    }
     match failure {
         None => HttpResponse::Ok().json(json!({
-            "status": "ok",
+            "status": if degraded { "degraded" } else { "ok" },
             "role": checks.role,
             "checks": results,
         })),

@@ -87,8 +87,12 @@ pub fn ack(message: &Message) -> Bytes {
 }
 
 pub fn chat(message: &Message) -> Bytes {
-    text_frame(
-        json!({
+    text_frame(chat_json(message))
+}
+
+/// The `chat` frame's JSON text (what a bus carries to other nodes).
+pub fn chat_json(message: &Message) -> String {
+    json!({
             "type": "chat",
             "id": message.id,
             "room": message.room,
@@ -97,9 +101,8 @@ pub fn chat(message: &Message) -> Bytes {
             "content": message.content,
             "timestamp": message.timestamp,
             "client_id": message.client_id,
-        })
-        .to_string(),
-    )
+    })
+    .to_string()
 }
 
 pub fn online_users(room: &str, users: &[String]) -> Bytes {

@@ -9,6 +9,7 @@ pub mod http_store;
 mod hub;
 mod metrics;
 mod persister;
+mod redis_bus;
 mod socket;
 
 use std::sync::Arc;
@@ -39,6 +40,8 @@ pub const CLOSE_RESTART: u16 = 1012;
 pub struct WsState {
     pub hub: Arc<Hub>,
     pub bus: Arc<dyn Bus>,
+    /// With a Redis bus: whether Redis is reachable (for `/healthz`).
+    pub bus_up: Option<Arc<std::sync::atomic::AtomicBool>>,
     pub verifier: TokenVerifier,
     pub store: Arc<dyn StoreFactory>,
     pub jobs: mpsc::Sender<SaveJob>,
@@ -50,6 +53,8 @@ pub struct WsState {
 }
 
 pub struct WsOptions {
+    /// Redis for fan-out between nodes (`bus.redis_url`) and its channel; none: one node.
+    pub redis: Option<(SecretString, String)>,
     pub limits: ConnLimits,
     pub queue: usize,
     pub persist: PersistSettings,
@@ -58,15 +63,23 @@ pub struct WsOptions {
 }
 
 impl WsState {
-    /// Builds the hub and starts the persister on a thread of its own.
+    /// Builds the hub, joins the bus, and starts the persister on a thread of its own.
     pub fn start(
         verifier: TokenVerifier,
         store: Arc<dyn StoreFactory>,
         metrics: WsMetrics,
         options: WsOptions,
-    ) -> Self {
+    ) -> Result<Self, String> {
         let hub = Arc::new(Hub::new(metrics.clone()));
-        let bus: Arc<dyn Bus> = Arc::new(LocalBus(hub.clone()));
+        let (bus, bus_up): (Arc<dyn Bus>, _) = match &options.redis {
+            Some((url, channel)) => {
+                use secrecy::ExposeSecret;
+                let redis = redis_bus::RedisBus::start(url.expose_secret(), channel, hub.clone())?;
+                let flag = redis.health_flag();
+                (redis, Some(flag))
+            }
+            None => (Arc::new(LocalBus(hub.clone())), None),
+        };
         let (jobs, rx) = mpsc::channel(8192);
         let arbiter = actix_rt::Arbiter::new();
         let (factory, persist_bus, persist) = (store.clone(), bus.clone(), options.persist);
@@ -76,9 +89,10 @@ impl WsState {
                 actix_rt::Arbiter::current().stop();
             });
         });
-        Self {
+        Ok(Self {
             hub,
             bus,
+            bus_up,
             verifier,
             store,
             jobs,
@@ -86,7 +100,7 @@ impl WsState {
             queue: options.queue,
             allowed_origins: Arc::new(options.allowed_origins),
             internal_token: options.internal_token,
-        }
+        })
     }
 
     /// The users online in a room on this node (for `front`'s presence inside `all`).

@@ -8,6 +8,7 @@ mod helpers;
 
 mod auth;
 mod browser;
+mod bus;
 mod chat;
 mod cli;
 mod deploy;
