@@ -5,7 +5,11 @@
 #   bench/run.sh persist --clients 50 --messages 400 --window 8
 #   bench/run.sh fanout --clients 1000 --senders 4 --messages 5000 --window 16
 #   BCRYPT_COST=12 bench/run.sh logins --concurrency 50 --seconds 15
+#   TWO_NODES=1 bench/run.sh fanout --clients 1000 --senders 4 --messages 5000 --window 16
 #
+# TWO_NODES=1 adds a second `ws` node (storing through the first's front) and joins both
+# to a Redis bus (REDIS_URL, default redis://127.0.0.1:6379); the bench then spreads its
+# connections over both nodes and sums both processes' CPU and memory.
 # PG_URL names the PostgreSQL server (default postgres://postgres@127.0.0.1:5432); the
 # database chatapp_bench on it is dropped and created anew.
 set -euo pipefail
@@ -17,7 +21,14 @@ cargo build --release --quiet -p chatapp -p chatapp-bench
 psql "$pg/postgres" -qc 'DROP DATABASE IF EXISTS chatapp_bench' -c 'CREATE DATABASE chatapp_bench' >/dev/null
 
 work=$(mktemp -d)
-trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
+server2=""
+trap 'kill $server $server2 2>/dev/null || true; wait $server $server2 2>/dev/null || true; rm -rf "$work"' EXIT
+service=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+export CHATAPP__INTERNAL__TOKEN="$service"
+if [ -n "${TWO_NODES:-}" ]; then
+    export CHATAPP__BUS__REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
+    export CHATAPP__BUS__CHANNEL="bench-$$"
+fi
 DATABASE_URL="$pg/chatapp_bench" \
 CHATAPP__DATA_DIR="$work" \
 CHATAPP__AUTH__BCRYPT_COST="${BCRYPT_COST:-4}" \
@@ -32,4 +43,22 @@ until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; do
     kill -0 "$server" || { cat "$work/server.log"; exit 1; }
     sleep 0.1
 done
-target/release/chatapp-bench --url "http://127.0.0.1:$port" --server-pid "$server" "$@"
+pids="$server"
+ws_urls="http://127.0.0.1:$port"
+if [ -n "${TWO_NODES:-}" ]; then
+    port2=$((port + 1))
+    CHATAPP__JWT__PUBLIC_KEY_FILE="$work/jwt_ed25519.pub.pem" \
+    CHATAPP__WS__FRONT_URL="http://127.0.0.1:$port" \
+    CHATAPP__WS__FRAMES_PER_SECOND=1000000 \
+    CHATAPP__WS__BURST=1000000 \
+    RUST_LOG=warn \
+        target/release/chatapp ws --bind "127.0.0.1:$port2" 2>"$work/server2.log" &
+    server2=$!
+    until curl -sf "http://127.0.0.1:$port2/healthz" | grep -q '"bus":"ok"'; do
+        kill -0 "$server2" || { cat "$work/server2.log"; exit 1; }
+        sleep 0.1
+    done
+    pids="$server,$server2"
+    ws_urls="$ws_urls,http://127.0.0.1:$port2"
+fi
+target/release/chatapp-bench --url "http://127.0.0.1:$port" --ws-url "$ws_urls" --server-pid "$pids" "$@"

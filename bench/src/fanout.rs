@@ -72,14 +72,12 @@ pub async fn run(common: &Common, opts: Opts) -> anyhow::Result<()> {
     eprintln!("setting up {total} users…");
     let tokens = setup::tokens(common, 0, total)?;
     ensure_room(common, &tokens[0], &opts.room)?;
-    let base = common.ws_base();
-
     eprintln!("connecting {} receivers…", opts.clients);
     let received = Arc::new(AtomicU64::new(0));
     let kicked = Arc::new(AtomicU64::new(0));
     let mut receivers = Vec::new();
-    for token in &tokens[..opts.clients] {
-        let mut ws = connect(&base, token).await?;
+    for (i, token) in tokens[..opts.clients].iter().enumerate() {
+        let mut ws = connect(&common.ws_base(i), token).await?;
         ws.send(Message::Text(
             json!({"type": "join", "room": opts.room})
                 .to_string()
@@ -120,10 +118,10 @@ pub async fn run(common: &Common, opts: Opts) -> anyhow::Result<()> {
     }
 
     let mut senders = Vec::new();
-    for token in &tokens[opts.clients..] {
-        senders.push(connect(&base, token).await?);
+    for (i, token) in tokens[opts.clients..].iter().enumerate() {
+        senders.push(connect(&common.ws_base(i), token).await?);
     }
-    let before = server::sample(common.server_pid);
+    let before = server::sample(&common.server_pid);
     eprintln!(
         "sending {} messages from {} senders…",
         opts.messages, opts.senders
@@ -154,12 +152,15 @@ pub async fn run(common: &Common, opts: Opts) -> anyhow::Result<()> {
     for task in sender_tasks {
         errors += task.await.unwrap_or(Ok(0)).unwrap_or(0);
     }
-    let after = server::sample(common.server_pid);
+    let after = server::sample(&common.server_pid);
     let elapsed = last_delivery.duration_since(started).as_secs_f64();
     let deliveries = received.load(Ordering::Relaxed);
     println!(
-        "scenario: fanout, 1 room x {} receivers, {} senders, {} messages",
-        opts.clients, opts.senders, opts.messages
+        "scenario: fanout, 1 room x {} receivers on {} ws node(s), {} senders, {} messages",
+        opts.clients,
+        common.ws_url.len().max(1),
+        opts.senders,
+        opts.messages
     );
     println!(
         "deliveries: {deliveries} of {} in {elapsed:.2} s = {:.0} deliveries/s",

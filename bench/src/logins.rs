@@ -26,7 +26,7 @@ pub fn run(common: &Common, opts: Opts) -> anyhow::Result<()> {
     setup::tokens(common, opts.user_offset, opts.concurrency)?;
     let stop = AtomicBool::new(false);
     let (ok, failed) = (AtomicU64::new(0), AtomicU64::new(0));
-    let before = server::sample(common.server_pid);
+    let before = server::sample(&common.server_pid);
     let started = Instant::now();
     let probe = std::thread::scope(|scope| {
         for i in 0..opts.concurrency {
@@ -64,7 +64,7 @@ pub fn run(common: &Common, opts: Opts) -> anyhow::Result<()> {
         prober.join().unwrap_or_else(|_| histogram())
     });
     let elapsed = started.elapsed().as_secs_f64();
-    let after = server::sample(common.server_pid);
+    let after = server::sample(&common.server_pid);
     let logins = ok.load(Ordering::Relaxed);
     println!(
         "scenario: logins, {} at once for {} s",

@@ -3,6 +3,7 @@
 //! throughput, latency from a timestamp inside each message, and the server's CPU and memory.
 
 mod fanout;
+mod idle;
 mod logins;
 mod persist;
 mod server;
@@ -25,12 +26,13 @@ pub struct Common {
     /// Base URL of front/auth (or `all`)
     #[arg(long, default_value = "http://127.0.0.1:8080", global = true)]
     pub url: String,
-    /// Base URL of the ws role [default: --url]
-    #[arg(long, global = true)]
-    pub ws_url: Option<String>,
-    /// PID of the server process, for its CPU-seconds and memory
-    #[arg(long, global = true)]
-    pub server_pid: Option<u32>,
+    /// Base URL(s) of the ws role, comma-separated: receivers are spread over them
+    /// [default: --url]
+    #[arg(long, global = true, value_delimiter = ',')]
+    pub ws_url: Vec<String>,
+    /// PID(s) of the server processes, comma-separated, for their CPU-seconds and memory
+    #[arg(long, global = true, value_delimiter = ',')]
+    pub server_pid: Vec<u32>,
     /// Read access tokens from this file (one per line) instead of registering users
     #[arg(long, global = true)]
     pub tokens: Option<std::path::PathBuf>,
@@ -43,11 +45,14 @@ pub struct Common {
 }
 
 impl Common {
-    pub fn ws_base(&self) -> String {
-        self.ws_url
-            .clone()
-            .unwrap_or_else(|| self.url.clone())
-            .replacen("http", "ws", 1)
+    /// The WebSocket base for the `i`th connection (round-robin over `--ws-url`).
+    pub fn ws_base(&self, i: usize) -> String {
+        let bases = if self.ws_url.is_empty() {
+            std::slice::from_ref(&self.url)
+        } else {
+            &self.ws_url[..]
+        };
+        bases[i % bases.len()].replacen("http", "ws", 1)
     }
 }
 
@@ -59,6 +64,8 @@ enum Scenario {
     Persist(persist::Opts),
     /// Logins per second at the server's bcrypt cost, and /healthz latency meanwhile
     Logins(logins::Opts),
+    /// Many idle connections: the server's memory per connection
+    Idle(idle::Opts),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -71,5 +78,6 @@ fn main() -> anyhow::Result<()> {
         Scenario::Fanout(opts) => runtime.block_on(fanout::run(&cli.common, opts)),
         Scenario::Persist(opts) => runtime.block_on(persist::run(&cli.common, opts)),
         Scenario::Logins(opts) => logins::run(&cli.common, opts),
+        Scenario::Idle(opts) => runtime.block_on(idle::run(&cli.common, opts)),
     }
 }

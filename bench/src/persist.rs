@@ -36,12 +36,11 @@ pub async fn run(common: &Common, opts: Opts) -> anyhow::Result<()> {
     eprintln!("setting up {} users…", opts.clients);
     let tokens = setup::tokens(common, opts.user_offset, opts.clients)?;
     ensure_room(common, &tokens[0], &opts.room)?;
-    let base = common.ws_base();
     let mut sockets = Vec::new();
-    for token in &tokens {
-        sockets.push(connect(&base, token).await?);
+    for (i, token) in tokens.iter().enumerate() {
+        sockets.push(connect(&common.ws_base(i), token).await?);
     }
-    let before = server::sample(common.server_pid);
+    let before = server::sample(&common.server_pid);
     let started = Instant::now();
     let run_id = now_micros();
     let tasks: Vec<_> = sockets
@@ -61,7 +60,7 @@ pub async fn run(common: &Common, opts: Opts) -> anyhow::Result<()> {
         errors += err;
     }
     let elapsed = started.elapsed().as_secs_f64();
-    let after = server::sample(common.server_pid);
+    let after = server::sample(&common.server_pid);
     println!(
         "scenario: persist, {} connections x {} messages, window {}",
         opts.clients, opts.messages, opts.window

@@ -5,8 +5,18 @@ pub struct Sample {
     pub rss_kib: u64,
 }
 
-pub fn sample(pid: Option<u32>) -> Option<Sample> {
-    let pid = pid?;
+/// The sum over all the server's processes (two nodes: both).
+pub fn sample(pids: &[u32]) -> Option<Sample> {
+    let mut total = Sample { cpu_seconds: 0.0, rss_kib: 0 };
+    for pid in pids {
+        let one = sample_one(*pid)?;
+        total.cpu_seconds += one.cpu_seconds;
+        total.rss_kib += one.rss_kib;
+    }
+    (!pids.is_empty()).then_some(total)
+}
+
+fn sample_one(pid: u32) -> Option<Sample> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name (which may hold spaces) start after the last ')'.
     let rest = &stat[stat.rfind(')')? + 2..];
