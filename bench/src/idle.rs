@@ -33,9 +33,16 @@ pub async fn run(common: &Common, opts: Opts) -> anyhow::Result<()> {
     let mut tasks = Vec::with_capacity(opts.clients);
     for i in 0..opts.clients {
         let mut ws = connect(&common.ws_base(i), &tokens[i % tokens.len()]).await?;
-        ws.send(Message::Text(json!({"type": "join", "room": "general"}).to_string().into())).await?;
+        ws.send(Message::Text(
+            json!({"type": "join", "room": "general"})
+                .to_string()
+                .into(),
+        ))
+        .await?;
         // Reading keeps the connection alive: tungstenite answers pings as it reads.
-        tasks.push(tokio::spawn(async move { while let Some(Ok(_)) = ws.next().await {} }));
+        tasks.push(tokio::spawn(async move {
+            while let Some(Ok(_)) = ws.next().await {}
+        }));
         if (i + 1) % 5000 == 0 {
             eprintln!("{} connections open", i + 1);
         }
@@ -43,7 +50,11 @@ pub async fn run(common: &Common, opts: Opts) -> anyhow::Result<()> {
     let opened = started.elapsed();
     tokio::time::sleep(Duration::from_secs(opts.settle_secs)).await;
     let after = server::sample(&common.server_pid);
-    println!("scenario: idle, {} connections (joined to one room), opened in {:.1} s", opts.clients, opened.as_secs_f64());
+    println!(
+        "scenario: idle, {} connections (joined to one room), opened in {:.1} s",
+        opts.clients,
+        opened.as_secs_f64()
+    );
     if let (Some(b), Some(a)) = (before, after) {
         let grown = a.rss_kib.saturating_sub(b.rss_kib) as f64;
         println!(

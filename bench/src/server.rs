@@ -7,7 +7,10 @@ pub struct Sample {
 
 /// The sum over all the server's processes (two nodes: both).
 pub fn sample(pids: &[u32]) -> Option<Sample> {
-    let mut total = Sample { cpu_seconds: 0.0, rss_kib: 0 };
+    let mut total = Sample {
+        cpu_seconds: 0.0,
+        rss_kib: 0,
+    };
     for pid in pids {
         let one = sample_one(*pid)?;
         total.cpu_seconds += one.cpu_seconds;

@@ -4,6 +4,7 @@ mod app;
 mod browser;
 mod db;
 mod process;
+pub mod vms;
 pub mod webdriver;
 mod ws;
 

@@ -1,0 +1,174 @@
+//! The pieces `Application::build` wires together: database, keys, accounts, the ws
+//! options and store, and the shutdown hook.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, anyhow};
+
+use super::Role;
+use crate::accounts::{Accounts, LimitSettings, LoginLimits, PasswordHasher, TokenLifetimes};
+use crate::config::Settings;
+use crate::storage::{Db, migrations};
+use crate::tokens::{self, KeyPair, TokenSigner, TokenVerifier};
+use crate::ws::http_store::HttpStoreFactory;
+use crate::ws::{self, ConnLimits, PersistSettings, WsOptions};
+
+/// Opens the pool. `all` brings the schema up to date itself; the split roles refuse a
+/// schema that is behind and say to run `chatapp migrate`.
+pub(super) async fn open_database(role: Role, settings: &Settings) -> anyhow::Result<Db> {
+    let url = settings.database_url();
+    let pool_size = settings.database.pool_size;
+    let timeout = settings.database_timeout();
+    let shown = url.redacted();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<Db> {
+        let db = Db::connect(&url, pool_size, timeout)
+            .with_context(|| format!("cannot open the database {}", url.redacted()))?;
+        let mut conn = db.get()?;
+        if role == Role::All {
+            for name in migrations::run_pending(&mut conn)? {
+                tracing::info!(migration = %name, "applied migration");
+            }
+        } else {
+            migrations::ensure_current(&mut conn)?;
+        }
+        Ok(db)
+    })
+    .await
+    .context("database start-up was cancelled")?
+    .inspect(|db| tracing::info!(database = %shown, backend = %db.backend(), "database ready"))
+}
+
+/// `ws` apart from `front`: store through front's internal API.
+pub(super) fn http_store(settings: &Settings) -> anyhow::Result<HttpStoreFactory> {
+    let base = settings.ws.front_url.clone().ok_or_else(|| {
+        anyhow!(
+            "configuration key `ws.front_url` is not set: `ws` stores messages through \
+             front's internal API (e.g. CHATAPP__WS__FRONT_URL=http://10.0.0.1:5000)"
+        )
+    })?;
+    let token = settings.internal.token.clone().ok_or_else(|| {
+        anyhow!(
+            "configuration key `internal.token` is not set: `ws` needs the service \
+             credential that front accepts (CHATAPP__INTERNAL__TOKEN, same on both)"
+        )
+    })?;
+    Ok(HttpStoreFactory { base, token })
+}
+
+pub(super) fn ws_options(settings: &Settings) -> WsOptions {
+    let ws = &settings.ws;
+    WsOptions {
+        redis: settings
+            .bus
+            .redis_url
+            .clone()
+            .map(|url| (url, format!("{}:events", settings.bus.channel))),
+        limits: ConnLimits {
+            max_text_bytes: ws.max_frame_bytes,
+            frames_per_second: ws.frames_per_second,
+            burst: ws.burst,
+            heartbeat: std::time::Duration::from_secs(ws.heartbeat_secs),
+            client_timeout: std::time::Duration::from_secs(ws.client_timeout_secs),
+            max_rooms: ws.max_rooms,
+            abuse_limit: ws.burst.saturating_mul(2),
+        },
+        queue: ws.queue,
+        persist: PersistSettings {
+            max_batch: ws.max_batch,
+            retry_delays: vec![
+                std::time::Duration::from_millis(100),
+                std::time::Duration::from_millis(400),
+            ],
+        },
+        allowed_origins: ws.allowed_origins.clone(),
+        internal_token: settings.internal.token.clone(),
+    }
+}
+
+/// On SIGTERM or SIGINT, close every socket with 1012 so clients reconnect at once (actix
+/// itself then stops accepting and drains HTTP requests).
+pub(super) fn close_sockets_on_shutdown(hub: Arc<ws::Hub>) {
+    actix_web::rt::spawn(async move {
+        let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        else {
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        tracing::info!("shutting down: closing WebSockets with 1012");
+        hub.close_all(ws::CLOSE_RESTART);
+    });
+}
+
+pub(super) fn verifier_for(
+    keys: &[ed25519_dalek::VerifyingKey],
+    settings: &Settings,
+) -> TokenVerifier {
+    TokenVerifier::new(keys, &settings.jwt.issuer, settings.jwt.leeway_secs)
+}
+
+/// `front` and `ws` apart from `auth`: verify with the public key only.
+pub(super) fn public_key_verifier(settings: &Settings) -> anyhow::Result<TokenVerifier> {
+    let path = settings.jwt.public_key_file.as_ref().ok_or_else(|| {
+        anyhow!(
+            "configuration key `jwt.public_key_file` is not set: point it at the public half \
+             of auth's key pair (DIR/{} from `chatapp keygen DIR`)",
+            tokens::PUBLIC_KEY_FILE
+        )
+    })?;
+    let key = tokens::load_public_key(path)?;
+    tracing::info!(kid = %tokens::key_id(&key), "loaded the token-verification key");
+    Ok(verifier_for(&[key], settings))
+}
+
+pub(super) fn accounts(
+    pair: &KeyPair,
+    db: Db,
+    verifier: TokenVerifier,
+    settings: &Settings,
+) -> anyhow::Result<Arc<Accounts>> {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let hasher = PasswordHasher::new(settings.auth.bcrypt_cost, cores)?;
+    let signer = TokenSigner::new(pair, &settings.jwt.issuer)?;
+    let limits = LoginLimits::new(LimitSettings {
+        logins_per_username_per_minute: settings.auth.logins_per_username_per_minute,
+        requests_per_address_per_minute: settings.auth.requests_per_address_per_minute,
+    });
+    let lifetimes = TokenLifetimes {
+        access_secs: settings.auth.access_token_ttl_secs,
+        session_secs: settings.auth.session_ttl_secs,
+    };
+    Ok(Accounts::new(
+        db, hasher, signer, verifier, limits, lifetimes,
+    ))
+}
+
+/// The token-signing key. `auth` must be given one; `all` makes one in the data directory
+/// on first start.
+pub(super) fn signing_key(role: Role, settings: &Settings) -> anyhow::Result<KeyPair> {
+    let configured = settings.auth.signing_key_file.clone();
+    let path: PathBuf = match (&configured, role) {
+        (Some(path), _) => path.clone(),
+        (None, Role::All) => settings.data_dir.join(tokens::PRIVATE_KEY_FILE),
+        (None, _) => {
+            return Err(anyhow!(
+                "configuration key `auth.signing_key_file` is not set: create a key pair with \
+                 `chatapp keygen DIR` and set CHATAPP__AUTH__SIGNING_KEY_FILE=DIR/{}",
+                tokens::PRIVATE_KEY_FILE
+            ));
+        }
+    };
+    if configured.is_none() && !path.exists() {
+        let pair = KeyPair::generate()?;
+        let (private, _) = pair.write_to(&settings.data_dir, false)?;
+        tracing::info!(path = %private.display(), kid = %pair.key_id(), "created a token-signing key");
+        return Ok(pair);
+    }
+    let pair = tokens::load_signing_key(&path)?;
+    tracing::info!(kid = %pair.key_id(), "loaded the token-signing key");
+    Ok(pair)
+}
