@@ -165,6 +165,44 @@ async fn presence_is_per_user_across_connections() {
     app.stop().await;
 }
 
+/// Every client sends `each` messages to `general` at once; each must receive every
+/// message exactly once, in seq order (1..=clients × each), and an ack for each of its own.
+pub async fn everyone_sends(clients: Vec<WsClient>, each: usize) -> Vec<WsClient> {
+    let total = clients.len() * each;
+    let tasks: Vec<_> = clients
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut ws)| {
+            actix_web::rt::spawn(async move {
+                for n in 0..each {
+                    ws.send(chat("general", &format!("m{i}-{n}"), &format!("c{n}")))
+                        .await;
+                }
+                let (mut seqs, mut acks) = (Vec::new(), 0);
+                while seqs.len() < total || acks < each {
+                    let frame = ws.recv().await;
+                    match frame["type"].as_str() {
+                        Some("chat") => seqs.push(frame["seq"].as_i64().expect("seq")),
+                        Some("ack") => acks += 1,
+                        Some("join" | "presence" | "leave" | "typing") => {}
+                        _ => panic!("unexpected frame {frame}"),
+                    }
+                }
+                (seqs, acks, ws)
+            })
+        })
+        .collect();
+    let expected: Vec<i64> = (1..=total as i64).collect();
+    let mut kept = Vec::new();
+    for task in tasks {
+        let (seqs, acks, ws) = task.await.expect("client task");
+        assert_eq!(acks, each);
+        assert_eq!(seqs, expected, "every message exactly once, in seq order");
+        kept.push(ws);
+    }
+    kept
+}
+
 async fn twenty_clients_fifty_messages_each(backend: Backend) {
     const CLIENTS: usize = 20;
     const EACH: usize = 50;
@@ -179,38 +217,8 @@ async fn twenty_clients_fifty_messages_each(backend: Backend) {
         ws.join("general").await;
         clients.push(ws);
     }
-    let tasks: Vec<_> = clients
-        .into_iter()
-        .enumerate()
-        .map(|(i, mut ws)| {
-            actix_web::rt::spawn(async move {
-                for n in 0..EACH {
-                    ws.send(chat("general", &format!("m{i}-{n}"), &format!("c{n}")))
-                        .await;
-                }
-                let mut seqs = Vec::new();
-                let mut acks = 0;
-                while seqs.len() < CLIENTS * EACH || acks < EACH {
-                    let frame = ws.recv().await;
-                    match frame["type"].as_str() {
-                        Some("chat") => seqs.push(frame["seq"].as_i64().expect("seq")),
-                        Some("ack") => acks += 1,
-                        Some("join" | "presence" | "leave" | "typing") => {}
-                        _ => panic!("unexpected frame {frame}"),
-                    }
-                }
-                (seqs, acks, ws)
-            })
-        })
-        .collect();
+    let _kept = everyone_sends(clients, EACH).await;
     let expected: Vec<i64> = (1..=(CLIENTS * EACH) as i64).collect();
-    let mut kept = Vec::new();
-    for task in tasks {
-        let (seqs, acks, ws) = task.await.expect("client task");
-        assert_eq!(acks, EACH);
-        assert_eq!(seqs, expected, "every message exactly once, in seq order");
-        kept.push(ws);
-    }
     let mut all = Vec::new();
     let mut after = 0;
     loop {

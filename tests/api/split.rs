@@ -366,35 +366,5 @@ async fn split_roles_deliver_twenty_times_fifty_exactly_once() {
         ws.join("general").await;
         clients.push(ws);
     }
-    let tasks: Vec<_> = clients
-        .into_iter()
-        .enumerate()
-        .map(|(i, mut ws)| {
-            actix_web::rt::spawn(async move {
-                for n in 0..EACH {
-                    ws.send(json!({"type": "chat", "room": "general", "content": format!("m{i}-{n}"), "client_id": format!("c{n}")}))
-                        .await;
-                }
-                let (mut seqs, mut acks) = (Vec::new(), 0);
-                while seqs.len() < CLIENTS * EACH || acks < EACH {
-                    let frame = ws.recv().await;
-                    match frame["type"].as_str() {
-                        Some("chat") => seqs.push(frame["seq"].as_i64().expect("seq")),
-                        Some("ack") => acks += 1,
-                        Some("error") => panic!("unexpected error {frame}"),
-                        _ => {}
-                    }
-                }
-                seqs
-            })
-        })
-        .collect();
-    let expected: Vec<i64> = (1..=(CLIENTS * EACH) as i64).collect();
-    for task in tasks {
-        assert_eq!(
-            task.await.expect("client"),
-            expected,
-            "each message once, in seq order"
-        );
-    }
+    crate::chat::everyone_sends(clients, EACH).await;
 }
