@@ -115,43 +115,32 @@ impl Browser {
         }
     }
 
-    /// Registers through the form and lands signed in (panics otherwise).
-    pub async fn register(&mut self, username: &str, password: &str) {
-        let form = self.get("/auth/register").await;
+    /// Fills in the form at `path` (with its CSRF token) and expects a 303 to /home.
+    async fn submit_to_home(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let form = self.get(path).await;
         assert_eq!(form.status, 200);
         let token = form.csrf_token();
-        let done = self
-            .post_form(
-                "/auth/register",
-                &[
-                    ("username", username),
-                    ("password", password),
-                    ("password_confirm", password),
-                    ("csrf_token", &token),
-                ],
-            )
-            .await;
+        let mut fields = fields.to_vec();
+        fields.push(("csrf_token", &token));
+        let done = self.post_form(path, &fields).await;
         assert_eq!(done.status, 303, "{}", done.body);
         assert_eq!(done.location(), Some("/home"));
+        done
+    }
+
+    /// Registers through the form and lands signed in (panics otherwise).
+    pub async fn register(&mut self, username: &str, password: &str) {
+        let fields = [
+            ("username", username),
+            ("password", password),
+            ("password_confirm", password),
+        ];
+        self.submit_to_home("/auth/register", &fields).await;
     }
 
     /// Signs in through the form (panics unless it lands on /home).
     pub async fn sign_in(&mut self, username: &str, password: &str) -> Page {
-        let form = self.get("/auth/login").await;
-        assert_eq!(form.status, 200);
-        let token = form.csrf_token();
-        let done = self
-            .post_form(
-                "/auth/login",
-                &[
-                    ("username", username),
-                    ("password", password),
-                    ("csrf_token", &token),
-                ],
-            )
-            .await;
-        assert_eq!(done.status, 303, "{}", done.body);
-        assert_eq!(done.location(), Some("/home"));
-        done
+        let fields = [("username", username), ("password", password)];
+        self.submit_to_home("/auth/login", &fields).await
     }
 }
