@@ -11,6 +11,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../static/css/app.css"),
     ),
     (
+        "js/chat_view.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/js/chat_view.js"),
+    ),
+    (
         "js/ws_client.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../static/js/ws_client.js"),

@@ -1,5 +1,6 @@
 // chatapp's chat page: one WebSocket, an outbox that survives reloads, catch-up by seq.
-// User text only ever goes into the page as text (textContent), never as markup.
+// What the page shows is drawn by chat_view.js; this file keeps the connection, the
+// outbox and the order of messages.
 'use strict';
 
 (() => {
@@ -13,13 +14,6 @@
   const PAGE = 50;
   const OUTBOX_KEY = `chatapp.outbox.${me}`;
   const ROOM_KEY = `chatapp.room.${me}`;
-  const STATES = {
-    connecting: 'Connecting…',
-    connected: 'Connected',
-    reconnecting: 'Reconnecting…',
-    'catching-up': 'Catching up…',
-    offline: 'Offline',
-  };
 
   const els = {
     state: document.querySelector('[data-role="connection-state"]'),
@@ -38,6 +32,11 @@
     signout: $('signout-form'),
   };
 
+  const view = window.chatView(els, MAX_CHARS);
+  const {
+    setState, showError, messageElement, regroup, nearBottom, markFailed,
+    showOnline, addOnline, removeOnline, showTyping, clearTyping, clearAllTyping, updateCounter,
+  } = view;
   let room = localStorage.getItem(ROOM_KEY) || 'general';
   let socket = null;
   let token = null;
@@ -48,7 +47,6 @@
   let catchingUp = null;
   let loadingOlder = false;
   let lastTypingSent = 0;
-  const typingTimers = new Map();
   // Per room: the highest seq shown, the lowest, and the ids shown (de-duplication).
   const rooms = new Map();
   const roomState = (name) => {
@@ -69,17 +67,6 @@
   const saveOutbox = () => localStorage.setItem(OUTBOX_KEY, JSON.stringify(outbox));
   const newClientId = () =>
     (crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random().toString(16).slice(2)}`);
-
-  // ---- status ----------------------------------------------------------------------------
-  function setState(state) {
-    els.state.dataset.state = state;
-    els.state.textContent = STATES[state] || state;
-  }
-
-  function showError(text) {
-    els.error.textContent = text;
-    els.error.hidden = !text;
-  }
 
   // ---- HTTP --------------------------------------------------------------------------------
   async function api(path, options = {}) {
@@ -102,53 +89,7 @@
     tokenExpires = Date.now() + body.expires_in * 1000;
   }
 
-  // ---- rendering -------------------------------------------------------------------------
-  const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
-  const dayFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
-
-  function messageElement(message, pending) {
-    const item = document.createElement('article');
-    item.className = pending ? 'message pending' : 'message';
-    item.dataset.role = pending ? 'pending-message' : 'message';
-    item.dataset.sender = message.sender;
-    item.dataset.time = message.timestamp || new Date().toISOString();
-    if (!pending) {
-      item.dataset.seq = String(message.seq);
-      item.dataset.id = String(message.id);
-    }
-    if (message.client_id) item.dataset.clientId = message.client_id;
-    const meta = document.createElement('div');
-    meta.className = 'meta';
-    const sender = document.createElement('span');
-    sender.className = 'sender';
-    sender.textContent = message.sender;
-    const time = document.createElement('time');
-    const when = new Date(item.dataset.time);
-    time.dateTime = when.toISOString();
-    time.textContent = timeFormat.format(when);
-    time.title = dayFormat.format(when);
-    meta.append(sender, time);
-    const content = document.createElement('p');
-    content.className = 'content';
-    content.textContent = message.content;
-    item.append(meta, content);
-    return item;
-  }
-
-  // Consecutive messages of one sender within five minutes share one header.
-  function regroup(item) {
-    for (const el of [item, item.nextElementSibling]) {
-      if (!el) continue;
-      const prev = el.previousElementSibling;
-      const grouped = prev && prev.dataset.sender === el.dataset.sender &&
-        new Date(el.dataset.time) - new Date(prev.dataset.time) < 5 * 60 * 1000;
-      el.classList.toggle('grouped', Boolean(grouped));
-    }
-  }
-
-  const nearBottom = () =>
-    els.list.scrollHeight - els.list.scrollTop - els.list.clientHeight < 80;
-
+  // ---- messages ---------------------------------------------------------------------------
   // Shows a stored message once, in seq order.
   function showMessage(message) {
     if (message.room !== room) return;
@@ -179,16 +120,6 @@
     els.list.append(el);
     regroup(el);
     els.list.scrollTop = els.list.scrollHeight;
-  }
-
-  function markFailed(clientId, reason) {
-    const el = els.list.querySelector(`[data-role="pending-message"][data-client-id="${CSS.escape(clientId)}"]`);
-    if (!el) return;
-    el.classList.add('failed');
-    const note = document.createElement('span');
-    note.className = 'note';
-    note.textContent = ` Not sent: ${reason}`;
-    el.append(note);
   }
 
   // ---- history -----------------------------------------------------------------------------
@@ -360,58 +291,8 @@
     }
   }
 
-  // ---- presence and typing -----------------------------------------------------------------
-  function showOnline(users) {
-    els.online.replaceChildren(...users.map((user) => {
-      const li = document.createElement('li');
-      li.textContent = user;
-      li.dataset.user = user;
-      return li;
-    }));
-  }
-
-  function addOnline(user) {
-    const users = [...els.online.children].map((li) => li.dataset.user);
-    if (!users.includes(user)) showOnline([...users, user].sort());
-  }
-
-  function removeOnline(user) {
-    for (const li of [...els.online.children]) if (li.dataset.user === user) li.remove();
-  }
-
-  function renderTyping() {
-    const names = [...typingTimers.keys()];
-    els.typing.textContent = names.length === 0 ? ''
-      : names.length === 1 ? `${names[0]} is typing…` : `${names.join(', ')} are typing…`;
-  }
-
-  function showTyping(user) {
-    clearTimeout(typingTimers.get(user));
-    typingTimers.set(user, setTimeout(() => clearTyping(user), 4000));
-    renderTyping();
-  }
-
-  function clearTyping(user) {
-    clearTimeout(typingTimers.get(user));
-    typingTimers.delete(user);
-    renderTyping();
-  }
-
   // ---- rooms -------------------------------------------------------------------------------
-  function renderRooms(list) {
-    els.rooms.replaceChildren(...list.map((r) => {
-      const li = document.createElement('li');
-      const button = document.createElement('button');
-      button.type = 'button';
-      button.textContent = `# ${r.name}`;
-      button.dataset.room = r.name;
-      if (r.description) button.title = r.description;
-      if (r.name === room) button.setAttribute('aria-current', 'true');
-      button.addEventListener('click', () => switchRoom(r.name));
-      li.append(button);
-      return li;
-    }));
-  }
+  const renderRooms = (list) => view.renderRooms(list, room, switchRoom);
 
   async function loadRooms() {
     const response = await api('/api/rooms');
@@ -430,9 +311,7 @@
     els.title.textContent = `# ${room}`;
     els.list.replaceChildren();
     els.online.replaceChildren();
-    typingTimers.forEach((t) => clearTimeout(t));
-    typingTimers.clear();
-    renderTyping();
+    clearAllTyping();
     for (const b of els.rooms.querySelectorAll('button')) {
       if (b.dataset.room === room) b.setAttribute('aria-current', 'true');
       else b.removeAttribute('aria-current');
@@ -458,12 +337,6 @@
   });
 
   // ---- the composer ------------------------------------------------------------------------
-  function updateCounter() {
-    const length = [...els.composer.value.trim()].length;
-    els.counter.textContent = length > MAX_CHARS - 500 ? `${length} / ${MAX_CHARS}` : '';
-    els.counter.classList.toggle('over', length > MAX_CHARS);
-  }
-
   function submit() {
     const content = els.composer.value.trim();
     if (!content || [...content].length > MAX_CHARS) return;
