@@ -140,8 +140,11 @@ pub struct InternalSettings {
 pub struct BusSettings {
     /// Redis URL for fan-out between several `ws` nodes; unset: in-process.
     pub redis_url: Option<SecretString>,
-    /// Prefix of the Redis channel: nodes that share it share messages.
+    /// Prefix of the Redis channel and keys: nodes that share it share a chat.
     pub channel: String,
+    /// Seconds a node's presence entries outlive its last refresh (every third of this):
+    /// how long a user of a node that died still shows online elsewhere.
+    pub presence_ttl_secs: u64,
 }
 
 impl Default for BusSettings {
@@ -149,6 +152,7 @@ impl Default for BusSettings {
         Self {
             redis_url: None,
             channel: "chatapp".into(),
+            presence_ttl_secs: 30,
         }
     }
 }

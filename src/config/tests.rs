@@ -93,6 +93,10 @@ fn wrong_values_name_their_key() {
         .map(|_| ())
         .unwrap_err();
     assert!(e.to_string().contains("databse"), "{e}");
+    let e = load(&[("CHATAPP__BUS__PRESENCE_TTL_SECS", "0")])
+        .map(|_| ())
+        .unwrap_err();
+    assert!(e.to_string().contains("bus.presence_ttl_secs"), "{e}");
 }
 
 #[test]

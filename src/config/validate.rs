@@ -115,6 +115,12 @@ impl Settings {
                 "must be a non-empty name without spaces",
             ));
         }
+        if !(1..=3600).contains(&self.bus.presence_ttl_secs) {
+            return Err(invalid(
+                "bus.presence_ttl_secs",
+                "must be between 1 and 3600 seconds",
+            ));
+        }
         if self.jwt.issuer.is_empty() {
             return Err(invalid("jwt.issuer", "must not be empty"));
         }

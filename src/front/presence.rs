@@ -8,7 +8,8 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::domain::StoreUnavailable;
 
-pub type PresenceFn = dyn Fn(&str) -> Vec<String> + Send + Sync;
+pub type PresenceFn =
+    dyn Fn(&str) -> futures_util::future::LocalBoxFuture<'static, Vec<String>> + Send + Sync;
 
 pub enum PresenceSource {
     Direct(Arc<PresenceFn>),
@@ -23,7 +24,7 @@ pub enum PresenceSource {
 impl PresenceSource {
     pub async fn users(&self, room: &str) -> Result<Vec<String>, StoreUnavailable> {
         match self {
-            PresenceSource::Direct(lookup) => Ok(lookup(room)),
+            PresenceSource::Direct(lookup) => Ok(lookup(room).await),
             PresenceSource::Http {
                 base,
                 token,

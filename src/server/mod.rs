@@ -151,7 +151,10 @@ impl Application {
                 let presence = match (&ws_state, &settings.front.ws_url) {
                     (Some(ws), _) => {
                         let ws = ws.clone();
-                        PresenceBackend::Direct(Arc::new(move |room: &str| ws.users(room)))
+                        PresenceBackend::Direct(Arc::new(move |room: &str| {
+                            let (ws, room) = (ws.clone(), room.to_owned());
+                            Box::pin(async move { ws.users(&room).await })
+                        }))
                     }
                     (None, Some(base)) => PresenceBackend::Http {
                         base: base.clone(),

@@ -12,7 +12,7 @@ use crate::config::Settings;
 use crate::storage::{Db, migrations};
 use crate::tokens::{self, KeyPair, TokenSigner, TokenVerifier};
 use crate::ws::http_store::HttpStoreFactory;
-use crate::ws::{self, ConnLimits, PersistSettings, WsOptions};
+use crate::ws::{self, ConnLimits, PersistSettings, RedisOptions, WsOptions};
 
 /// Opens the pool. `all` brings the schema up to date itself; the split roles refuse a
 /// schema that is behind and say to run `chatapp migrate`.
@@ -59,11 +59,14 @@ pub(super) fn http_store(settings: &Settings) -> anyhow::Result<HttpStoreFactory
 pub(super) fn ws_options(settings: &Settings) -> WsOptions {
     let ws = &settings.ws;
     WsOptions {
-        redis: settings
-            .bus
-            .redis_url
-            .clone()
-            .map(|url| (url, format!("{}:events", settings.bus.channel))),
+        redis: settings.bus.redis_url.as_ref().map(|url| {
+            use secrecy::ExposeSecret;
+            RedisOptions {
+                url: url.expose_secret().to_owned(),
+                prefix: settings.bus.channel.clone(),
+                presence_ttl: std::time::Duration::from_secs(settings.bus.presence_ttl_secs),
+            }
+        }),
         limits: ConnLimits {
             max_text_bytes: ws.max_frame_bytes,
             frames_per_second: ws.frames_per_second,

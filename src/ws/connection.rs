@@ -46,13 +46,16 @@ pub struct Connection {
 /// Leaves every room and unregisters the connection when the task ends, however it ends.
 struct Membership {
     hub: Arc<Hub>,
+    bus: Arc<dyn Bus>,
     id: ConnId,
     rooms: HashSet<String>,
 }
 
 impl Drop for Membership {
     fn drop(&mut self) {
-        self.hub.disconnect(self.id, self.rooms.drain());
+        for (room, user) in self.hub.disconnect(self.id, self.rooms.drain()) {
+            self.bus.left(&room, &user);
+        }
     }
 }
 
@@ -60,6 +63,7 @@ impl Connection {
     pub async fn run(self, mut inbound: Inbound) {
         let mut membership = Membership {
             hub: self.hub.clone(),
+            bus: self.bus.clone(),
             id: self.id,
             rooms: HashSet::new(),
         };
@@ -159,8 +163,10 @@ impl Connection {
         match frame {
             ClientFrame::Join { room } => self.join(room, rooms).await,
             ClientFrame::Leave { room } => {
-                if rooms.remove(&room) {
-                    self.hub.leave(&room, self.id);
+                if rooms.remove(&room)
+                    && let Some(user) = self.hub.leave(&room, self.id)
+                {
+                    self.bus.left(&room, &user);
                 }
             }
             ClientFrame::Typing { room } => {
@@ -218,9 +224,16 @@ impl Connection {
                 return;
             }
         }
-        let users = self.hub.join(&room, self.id, &self.username, &self.outbox);
+        let joined = self.hub.join(&room, self.id, &self.username, &self.outbox);
+        rooms.insert(room.clone());
+        if joined.first {
+            self.bus.joined(&room, &self.username);
+        }
+        let users = match self.bus.online(&room) {
+            Some(everywhere) => merge_users(joined.users, everywhere).await,
+            None => joined.users,
+        };
         self.reply(frames::online_users(&room, &users));
-        rooms.insert(room);
     }
 
     async fn chat(&self, room: String, content: String, client_id: Option<String>) {
@@ -266,4 +279,18 @@ impl Connection {
             ));
         }
     }
+}
+
+/// This node's users in a room together with those the bus reports on other nodes; this
+/// node's alone when the bus does not answer in time (Redis down).
+pub async fn merge_users(
+    mut local: Vec<String>,
+    everywhere: tokio::sync::oneshot::Receiver<Vec<String>>,
+) -> Vec<String> {
+    if let Ok(Ok(remote)) = tokio::time::timeout(Duration::from_secs(1), everywhere).await {
+        local.extend(remote);
+        local.sort();
+        local.dedup();
+    }
+    local
 }

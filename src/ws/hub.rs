@@ -42,6 +42,15 @@ struct Room {
     users: HashMap<Arc<str>, usize>,
 }
 
+/// What joining a room tells the joiner.
+#[derive(Debug, Default)]
+pub struct Joined {
+    /// The users online in the room on this node, sorted.
+    pub users: Vec<String>,
+    /// Whether this is the user's first connection in the room on this node.
+    pub first: bool,
+}
+
 pub struct Hub {
     rooms: RwLock<HashMap<String, Arc<Mutex<Room>>>>,
     /// Every open connection, joined to a room or not (for shutdown).
@@ -89,37 +98,47 @@ impl Hub {
         id
     }
 
-    /// Forgets a connection: leaves its rooms (telling the others) and unregisters it.
-    pub fn disconnect(&self, conn: ConnId, rooms: impl IntoIterator<Item = String>) {
-        for room in rooms {
-            self.leave(&room, conn);
-        }
+    /// Forgets a connection: leaves its rooms and unregisters it. Returns the rooms where
+    /// this was the user's last connection on this node, with the user.
+    pub fn disconnect(
+        &self,
+        conn: ConnId,
+        rooms: impl IntoIterator<Item = String>,
+    ) -> Vec<(String, Arc<str>)> {
+        let gone = rooms
+            .into_iter()
+            .filter_map(|room| self.leave(&room, conn).map(|user| (room, user)))
+            .collect();
         if let Ok(mut conns) = self.conns.lock() {
             conns.remove(&conn);
         }
         self.metrics.connections.dec();
+        gone
     }
 
     fn room(&self, name: &str) -> Option<Arc<Mutex<Room>>> {
         self.rooms.read().ok()?.get(name).cloned()
     }
 
-    /// Adds a connection to a room. Returns the users now online there, and tells the
-    /// others when this is the user's first connection in the room.
+    /// Adds a connection to a room. Returns the users online there on this node, and
+    /// whether this is the user's first connection in the room here (the bus then decides
+    /// whether, and where, to announce the join).
     pub fn join(
         &self,
         room_name: &str,
         conn: ConnId,
         username: &Arc<str>,
         outbox: &Outbox,
-    ) -> Vec<String> {
+    ) -> Joined {
         let Ok(mut rooms) = self.rooms.write() else {
-            return Vec::new();
+            return Joined::default();
         };
         let room = rooms.entry(room_name.to_owned()).or_default().clone();
         let Ok(mut room) = room.lock() else {
-            return Vec::new();
+            return Joined::default();
         };
+        drop(rooms);
+        let mut first = false;
         if let std::collections::hash_map::Entry::Vacant(slot) = room.members.entry(conn) {
             slot.insert(Member {
                 username: username.clone(),
@@ -127,31 +146,20 @@ impl Hub {
             });
             let count = room.users.entry(username.clone()).or_insert(0);
             *count += 1;
-            if *count == 1 {
-                let frame = super::frames::event("join", room_name, username);
-                self.to_others(&room, username, &frame, Importance::Droppable);
-            }
+            first = *count == 1;
         }
-        drop(rooms);
         let mut users: Vec<String> = room.users.keys().map(|u| u.to_string()).collect();
         users.sort();
-        users
+        Joined { users, first }
     }
 
-    /// Removes a connection from a room; tells the others when it was the user's last.
-    pub fn leave(&self, room_name: &str, conn: ConnId) {
-        let Ok(mut rooms) = self.rooms.write() else {
-            return;
-        };
-        let Some(room_arc) = rooms.get(room_name).cloned() else {
-            return;
-        };
-        let Ok(mut room) = room_arc.lock() else {
-            return;
-        };
-        let Some(member) = room.members.remove(&conn) else {
-            return;
-        };
+    /// Removes a connection from a room. Returns the user when this was their last
+    /// connection in the room on this node (the bus then announces the leave).
+    pub fn leave(&self, room_name: &str, conn: ConnId) -> Option<Arc<str>> {
+        let mut rooms = self.rooms.write().ok()?;
+        let room_arc = rooms.get(room_name).cloned()?;
+        let mut room = room_arc.lock().ok()?;
+        let member = room.members.remove(&conn)?;
         let gone = match room.users.get_mut(&member.username) {
             Some(count) if *count > 1 => {
                 *count -= 1;
@@ -162,14 +170,31 @@ impl Hub {
                 true
             }
         };
-        if gone {
-            let frame = super::frames::event("leave", room_name, &member.username);
-            self.to_others(&room, &member.username, &frame, Importance::Droppable);
-        }
         if room.members.is_empty() {
             drop(room);
             rooms.remove(room_name);
         }
+        gone.then_some(member.username)
+    }
+
+    /// Tells the room's other users that `user` came (`join`) or went (`leave`).
+    pub fn announce(&self, kind: &str, room_name: &str, user: &str) {
+        let frame = super::frames::event(kind, room_name, user);
+        self.broadcast_from(room_name, user, &frame, Importance::Droppable);
+    }
+
+    /// Every (room, user) online on this node, for refreshing shared presence.
+    pub fn presence(&self) -> Vec<(String, Arc<str>)> {
+        let Ok(rooms) = self.rooms.read() else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (name, room) in rooms.iter() {
+            if let Ok(room) = room.lock() {
+                out.extend(room.users.keys().map(|u| (name.clone(), u.clone())));
+            }
+        }
+        out
     }
 
     /// Sends a frame to every connection in the room.

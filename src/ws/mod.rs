@@ -10,6 +10,8 @@ mod hub;
 mod metrics;
 mod persister;
 mod redis_bus;
+mod redis_presence;
+mod sequencer;
 mod socket;
 
 use std::sync::Arc;
@@ -23,6 +25,7 @@ pub use connection::ConnLimits;
 pub use hub::Hub;
 pub use metrics::WsMetrics;
 pub use persister::PersistSettings;
+pub use redis_bus::RedisOptions;
 
 use crate::domain::{MessageStore, StoreFactory};
 use crate::http::ApiError;
@@ -53,8 +56,8 @@ pub struct WsState {
 }
 
 pub struct WsOptions {
-    /// Redis for fan-out between nodes (`bus.redis_url`) and its channel; none: one node.
-    pub redis: Option<(SecretString, String)>,
+    /// Redis for fan-out and presence between nodes (`bus.*`); none: one node.
+    pub redis: Option<RedisOptions>,
     pub limits: ConnLimits,
     pub queue: usize,
     pub persist: PersistSettings,
@@ -72,9 +75,8 @@ impl WsState {
     ) -> Result<Self, String> {
         let hub = Arc::new(Hub::new(metrics.clone()));
         let (bus, bus_up): (Arc<dyn Bus>, _) = match &options.redis {
-            Some((url, channel)) => {
-                use secrecy::ExposeSecret;
-                let redis = redis_bus::RedisBus::start(url.expose_secret(), channel, hub.clone())?;
+            Some(redis) => {
+                let redis = redis_bus::RedisBus::start(redis.clone(), hub.clone())?;
                 let flag = redis.health_flag();
                 (redis, Some(flag))
             }
@@ -103,9 +105,13 @@ impl WsState {
         })
     }
 
-    /// The users online in a room on this node (for `front`'s presence inside `all`).
-    pub fn users(&self, room: &str) -> Vec<String> {
-        self.hub.users(room)
+    /// The users online in a room on every node (for `front`'s presence).
+    pub async fn users(&self, room: &str) -> Vec<String> {
+        let local = self.hub.users(room);
+        match self.bus.online(room) {
+            Some(everywhere) => connection::merge_users(local, everywhere).await,
+            None => local,
+        }
     }
 }
 
@@ -200,5 +206,6 @@ async fn presence(req: HttpRequest, state: web::Data<WsState>) -> Result<HttpRes
         ));
     }
     let room = query_param(&req, "room").unwrap_or_default();
-    Ok(HttpResponse::Ok().json(serde_json::json!({"room": room, "users": state.users(&room)})))
+    Ok(HttpResponse::Ok()
+        .json(serde_json::json!({"room": room, "users": state.users(&room).await})))
 }

@@ -1,103 +1,219 @@
 //! Several `ws` nodes over Redis pub/sub. Each node delivers its own events locally at
 //! once and publishes them on one channel; every node delivers what the *others* publish.
+//! Chat messages pass through a [`Sequencer`], so every node delivers a room's messages in
+//! `seq` order whichever node stored them. Presence is shared through Redis too (see
+//! [`redis_presence`](super::redis_presence)).
+//!
 //! While Redis is unreachable, local delivery goes on, `/healthz` says `degraded`, events
-//! for other nodes are dropped (their clients fill the gap from history by `seq`), and both
-//! directions reconnect with backoff.
+//! for other nodes are dropped (their clients fill the gap from history by `seq`), presence
+//! is this node's own, and both directions reconnect with backoff.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use tokio::sync::mpsc;
+use redis::aio::MultiplexedConnection;
+use tokio::sync::{mpsc, oneshot};
 
 use super::bus::Bus;
 use super::frames;
 use super::hub::{Hub, Importance};
+use super::redis_presence::{self, Scripts};
+use super::sequencer::{ORDER_WAIT, Sequencer};
 use super::socket::text_frame;
 use crate::domain::Message;
 
-/// Events waiting for Redis; beyond this many, new ones are dropped (clients catch up).
-const PUBLISH_QUEUE: usize = 65_536;
+/// Commands waiting for Redis; beyond this many, new ones are dropped (clients catch up).
+const QUEUE: usize = 65_536;
+/// Commands sent to Redis in one pipeline at most.
+const PIPELINE: usize = 512;
 
-pub struct RedisBus {
+/// How a node joins the bus.
+#[derive(Clone)]
+pub struct RedisOptions {
+    pub url: String,
+    /// Prefix of every Redis key and channel (`bus.channel`): nodes sharing it share a chat.
+    pub prefix: String,
+    /// How long a node's presence entries outlive its last refresh (`bus.presence_ttl_secs`).
+    pub presence_ttl: Duration,
+}
+
+enum Command {
+    Publish(String),
+    Touch {
+        room: String,
+        users: Vec<Arc<str>>,
+    },
+    Drop {
+        room: String,
+        user: Arc<str>,
+    },
+    Online {
+        room: String,
+        reply: oneshot::Sender<Vec<String>>,
+    },
+    /// Refresh this node's presence entries and reap the dead nodes' ones.
+    Refresh,
+}
+
+/// What the Redis thread shares with the bus.
+struct Shared {
     hub: Arc<Hub>,
+    order: Sequencer,
     node: String,
-    outgoing: mpsc::Sender<String>,
+    options: RedisOptions,
     up: Arc<AtomicBool>,
 }
 
+impl Shared {
+    fn events_channel(&self) -> String {
+        format!("{}:events", self.options.prefix)
+    }
+
+    /// `node \n kind \n room \n arg \n json`: a header to route by, the frame to deliver.
+    /// `arg` is the message's seq for `chat`, the user otherwise.
+    fn envelope(&self, kind: &str, room: &str, arg: &str, json: &str) -> String {
+        format!("{}\n{kind}\n{room}\n{arg}\n{json}", self.node)
+    }
+
+    fn set_up(&self, up: bool) {
+        if !up && self.up.swap(false, Ordering::Relaxed) {
+            // Other nodes' messages will not arrive: nothing is worth waiting for.
+            self.order.release_all();
+        } else if up {
+            self.up.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+pub struct RedisBus {
+    shared: Arc<Shared>,
+    commands: mpsc::Sender<Command>,
+}
+
 impl RedisBus {
-    /// Starts the publisher and the subscriber on a thread of their own.
-    pub fn start(url: &str, channel: &str, hub: Arc<Hub>) -> Result<Arc<Self>, String> {
-        let client = redis::Client::open(url).map_err(|e| format!("bus.redis_url: {e}"))?;
+    /// Starts the Redis side (commands, subscription, presence refresh and the order
+    /// timer) on a thread of its own.
+    pub fn start(options: RedisOptions, hub: Arc<Hub>) -> Result<Arc<Self>, String> {
+        let client =
+            redis::Client::open(options.url.as_str()).map_err(|e| format!("bus.redis_url: {e}"))?;
         let mut seed = [0u8; 8];
         getrandom::fill(&mut seed).map_err(|e| e.to_string())?;
         let node: String = seed.iter().map(|b| format!("{b:02x}")).collect();
-        let (outgoing, rx) = mpsc::channel(PUBLISH_QUEUE);
-        let up = Arc::new(AtomicBool::new(false));
+        let (commands, rx) = mpsc::channel(QUEUE);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| e.to_string())?;
-        let (sub_client, sub_hub, sub_up, sub_node) =
-            (client.clone(), hub.clone(), up.clone(), node.clone());
-        let (pub_up, channel) = (up.clone(), channel.to_owned());
-        let sub_channel = channel.clone();
+        let shared = Arc::new(Shared {
+            order: Sequencer::new(hub.clone()),
+            hub,
+            node,
+            options,
+            up: Arc::new(AtomicBool::new(false)),
+        });
+        let (thread_shared, refresh) = (shared.clone(), commands.clone());
         std::thread::Builder::new()
             .name("redis-bus".into())
             .spawn(move || {
+                let shared = thread_shared;
                 runtime.block_on(async move {
                     tokio::join!(
-                        publisher(client, channel, rx, pub_up),
-                        subscriber(sub_client, sub_channel, sub_node, sub_hub, sub_up),
+                        run_commands(client.clone(), &shared, rx),
+                        subscriber(client, &shared),
+                        refresher(&shared, refresh),
+                        order_timer(&shared),
                     );
                 });
             })
             .map_err(|e| e.to_string())?;
-        tracing::info!(node = %node, "ws node joins the Redis bus");
-        Ok(Arc::new(Self {
-            hub,
-            node,
-            outgoing,
-            up,
-        }))
+        tracing::info!(node = %shared.node, "ws node joins the Redis bus");
+        Ok(Arc::new(Self { shared, commands }))
     }
 
-    /// Whether Redis is reachable (both for publishing and for receiving).
+    /// Whether Redis is reachable (for `/healthz`).
     pub fn health_flag(&self) -> Arc<AtomicBool> {
-        self.up.clone()
+        self.shared.up.clone()
     }
 
-    /// `node \n kind \n room \n sender \n json`: a header to route by, the frame to deliver.
-    fn send(&self, kind: &str, room: &str, sender: &str, json: &str) {
-        let envelope = format!("{}\n{kind}\n{room}\n{sender}\n{json}", self.node);
-        // Full or closed: other nodes' clients will catch up from history.
-        let _ = self.outgoing.try_send(envelope);
+    fn up(&self) -> bool {
+        self.shared.up.load(Ordering::Relaxed)
+    }
+
+    fn send(&self, command: Command) -> bool {
+        // Full or closed: other nodes' clients catch up from history, and presence is
+        // refreshed within a third of its TTL.
+        self.commands.try_send(command).is_ok()
     }
 }
 
 impl Bus for RedisBus {
     fn publish_chat(&self, message: &Message) {
         let json = frames::chat_json(message);
-        self.hub.broadcast(
-            &message.room,
-            &text_frame(json.clone()),
-            Importance::Essential,
-        );
-        self.send("chat", &message.room, "", &json);
+        let frame = text_frame(json.clone());
+        let seq = message.seq.max(0) as u64;
+        if self.up() {
+            self.shared.order.offer(&message.room, seq, frame);
+            let envelope = self
+                .shared
+                .envelope("chat", &message.room, &seq.to_string(), &json);
+            self.send(Command::Publish(envelope));
+        } else {
+            self.shared
+                .hub
+                .broadcast(&message.room, &frame, Importance::Essential);
+        }
     }
 
     fn publish_typing(&self, room: &str, sender: &str) {
         let json =
             serde_json::json!({"type": "typing", "room": room, "sender": sender}).to_string();
-        self.hub.broadcast_from(
+        self.shared.hub.broadcast_from(
             room,
             sender,
             &text_frame(json.clone()),
             Importance::Droppable,
         );
-        self.send("typing", room, sender, &json);
+        if self.up() {
+            let envelope = self.shared.envelope("typing", room, sender, &json);
+            self.send(Command::Publish(envelope));
+        }
+    }
+
+    fn joined(&self, room: &str, user: &Arc<str>) {
+        let queued = self.up()
+            && self.send(Command::Touch {
+                room: room.to_owned(),
+                users: vec![user.clone()],
+            });
+        if !queued {
+            self.shared.hub.announce("join", room, user);
+        }
+    }
+
+    fn left(&self, room: &str, user: &Arc<str>) {
+        let queued = self.up()
+            && self.send(Command::Drop {
+                room: room.to_owned(),
+                user: user.clone(),
+            });
+        if !queued {
+            self.shared.hub.announce("leave", room, user);
+        }
+    }
+
+    fn online(&self, room: &str) -> Option<oneshot::Receiver<Vec<String>>> {
+        if !self.up() {
+            return None;
+        }
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Online {
+            room: room.to_owned(),
+            reply,
+        })
+        .then_some(answer)
     }
 }
 
@@ -105,18 +221,22 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(200u64.saturating_mul(1 << attempt.min(5)))
 }
 
-async fn publisher(
-    client: redis::Client,
-    channel: String,
-    mut rx: mpsc::Receiver<String>,
-    up: Arc<AtomicBool>,
-) {
+/// Sends commands to Redis in pipelines, in the order they were queued.
+async fn run_commands(client: redis::Client, shared: &Shared, mut rx: mpsc::Receiver<Command>) {
+    let scripts = Scripts::new();
     let mut attempt = 0;
+    let mut batch = Vec::new();
     loop {
-        let mut conn = match client.get_multiplexed_async_connection().await {
+        let connected = async {
+            let mut conn = client.get_multiplexed_async_connection().await?;
+            scripts.load(&mut conn).await?;
+            redis::RedisResult::Ok(conn)
+        }
+        .await;
+        let mut conn = match connected {
             Ok(conn) => conn,
             Err(e) => {
-                up.store(false, Ordering::Relaxed);
+                shared.set_up(false);
                 tracing::warn!(error = %e, "Redis bus: cannot connect to publish");
                 tokio::time::sleep(backoff(attempt)).await;
                 attempt += 1;
@@ -124,31 +244,205 @@ async fn publisher(
             }
         };
         attempt = 0;
-        while let Some(envelope) = rx.recv().await {
-            let sent: redis::RedisResult<i64> = redis::cmd("PUBLISH")
-                .arg(&channel)
-                .arg(&envelope)
-                .query_async(&mut conn)
-                .await;
-            if let Err(e) = sent {
-                up.store(false, Ordering::Relaxed);
-                tracing::warn!(error = %e, "Redis bus: publish failed; reconnecting");
+        // A batch that met a dead connection (Redis restarted while this node had nothing
+        // to send) is sent again on the new one.
+        loop {
+            if batch.is_empty() && rx.recv_many(&mut batch, PIPELINE).await == 0 {
+                return;
+            }
+            if let Err(e) = run_batch(&mut conn, shared, &scripts, &mut batch).await {
+                if !(e.is_io_error() || e.is_connection_dropped() || e.is_unrecoverable_error()) {
+                    tracing::warn!(error = %e, "Redis bus: Redis refused a batch; dropped");
+                    batch.clear();
+                    continue;
+                }
+                shared.set_up(false);
+                tracing::warn!(error = %e, "Redis bus: connection lost; reconnecting");
                 break;
             }
         }
-        if rx.is_closed() {
+    }
+}
+
+fn evalsha(pipe: &mut redis::Pipeline, script: &redis::Script, keys: &[&str]) {
+    pipe.cmd("EVALSHA").arg(script.get_hash()).arg(keys.len());
+    for key in keys {
+        pipe.arg(*key);
+    }
+}
+
+/// What to do with the reply to one of the refresh's commands.
+enum Then {
+    AnnounceJoins(String),
+    AnnounceLeaves(String),
+}
+
+/// Sends `batch` as one pipeline and acts on the replies; on success `batch` is empty,
+/// on failure it is left as it was, to be sent again.
+async fn run_batch(
+    conn: &mut MultiplexedConnection,
+    shared: &Shared,
+    scripts: &Scripts,
+    batch: &mut Vec<Command>,
+) -> redis::RedisResult<()> {
+    let prefix = &shared.options.prefix;
+    let ttl_ms = shared.options.presence_ttl.as_millis().to_string();
+    let rooms_key = redis_presence::rooms_key(prefix);
+    let mut pipe = redis::pipe();
+    for command in batch.iter() {
+        match command {
+            Command::Publish(envelope) => {
+                pipe.cmd("PUBLISH")
+                    .arg(shared.events_channel())
+                    .arg(envelope);
+            }
+            Command::Touch { room, users } => {
+                let key = redis_presence::room_key(prefix, room);
+                evalsha(&mut pipe, &scripts.touch, &[&key, &rooms_key]);
+                pipe.arg(&shared.node).arg(&ttl_ms).arg(room);
+                for user in users {
+                    pipe.arg(&**user);
+                }
+            }
+            Command::Drop { room, user } => {
+                let key = redis_presence::room_key(prefix, room);
+                evalsha(&mut pipe, &scripts.drop_entry, &[&key]);
+                pipe.arg(&shared.node).arg(&**user);
+            }
+            Command::Online { room, .. } => {
+                let key = redis_presence::room_key(prefix, room);
+                evalsha(&mut pipe, &scripts.online, &[&key]);
+            }
+            Command::Refresh => {}
+        }
+    }
+    let refresh = if batch.iter().any(|c| matches!(c, Command::Refresh)) {
+        add_refresh(&mut pipe, conn, shared, scripts).await?
+    } else {
+        Vec::new()
+    };
+    let replies: Vec<redis::Value> = if pipe.cmd_iter().next().is_some() {
+        pipe.query_async(conn).await?
+    } else {
+        Vec::new()
+    };
+    let mut replies = replies.into_iter();
+    let mut news = Vec::new();
+    for command in batch.drain(..) {
+        if matches!(command, Command::Refresh) {
+            continue;
+        }
+        let Some(reply) = replies.next() else { break };
+        match command {
+            Command::Touch { room, .. } => {
+                for user in redis::from_redis_value::<Vec<String>>(reply)? {
+                    news.push(("join", room.clone(), user));
+                }
+            }
+            Command::Drop { room, user } => {
+                if redis::from_redis_value::<i64>(reply)? == 1 {
+                    news.push(("leave", room, user.to_string()));
+                }
+            }
+            Command::Online {
+                reply: reply_to, ..
+            } => {
+                let _ = reply_to.send(redis::from_redis_value::<Vec<String>>(reply)?);
+            }
+            Command::Publish(_) | Command::Refresh => {}
+        }
+    }
+    for (then, reply) in refresh.into_iter().zip(replies) {
+        let (kind, room) = match then {
+            Then::AnnounceJoins(room) => ("join", room),
+            Then::AnnounceLeaves(room) => ("leave", room),
+        };
+        for user in redis::from_redis_value::<Vec<String>>(reply)? {
+            news.push((kind, room.clone(), user));
+        }
+    }
+    if news.is_empty() {
+        return Ok(());
+    }
+    let mut announce = redis::pipe();
+    for (kind, room, user) in news {
+        shared.hub.announce(kind, &room, &user);
+        let json = serde_json::json!({"type": kind, "room": room, "sender": user}).to_string();
+        announce
+            .cmd("PUBLISH")
+            .arg(shared.events_channel())
+            .arg(shared.envelope(kind, &room, &user, &json))
+            .ignore();
+    }
+    // The announcements were made here already; a failure now only loses them elsewhere.
+    if let Err(e) = announce.query_async::<()>(conn).await {
+        tracing::warn!(error = %e, "Redis bus: presence news not published");
+    }
+    Ok(())
+}
+
+/// Adds to `pipe` the refresh of this node's entries (one script call per room) and the
+/// reaping of every room with presence entries.
+async fn add_refresh(
+    pipe: &mut redis::Pipeline,
+    conn: &mut MultiplexedConnection,
+    shared: &Shared,
+    scripts: &Scripts,
+) -> redis::RedisResult<Vec<Then>> {
+    let mut then = Vec::new();
+    let prefix = &shared.options.prefix;
+    let ttl_ms = shared.options.presence_ttl.as_millis().to_string();
+    let rooms_key = redis_presence::rooms_key(prefix);
+    let mut mine: BTreeMap<String, Vec<Arc<str>>> = BTreeMap::new();
+    for (room, user) in shared.hub.presence() {
+        mine.entry(room).or_default().push(user);
+    }
+    for (room, users) in mine {
+        let key = redis_presence::room_key(prefix, &room);
+        evalsha(pipe, &scripts.touch, &[&key, &rooms_key]);
+        pipe.arg(&shared.node).arg(&ttl_ms).arg(&room);
+        for user in &users {
+            pipe.arg(&**user);
+        }
+        then.push(Then::AnnounceJoins(room));
+    }
+    let rooms: Vec<String> = redis::cmd("SMEMBERS")
+        .arg(&rooms_key)
+        .query_async(conn)
+        .await?;
+    for room in rooms {
+        let key = redis_presence::room_key(prefix, &room);
+        evalsha(pipe, &scripts.reap, &[&key, &rooms_key]);
+        pipe.arg(&room);
+        then.push(Then::AnnounceLeaves(room));
+    }
+    Ok(then)
+}
+
+/// Asks for a presence refresh every third of the TTL.
+async fn refresher(shared: &Shared, commands: mpsc::Sender<Command>) {
+    let mut every = tokio::time::interval(shared.options.presence_ttl / 3);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        if shared.up.load(Ordering::Relaxed) && commands.send(Command::Refresh).await.is_err() {
             return;
         }
     }
 }
 
-async fn subscriber(
-    client: redis::Client,
-    channel: String,
-    node: String,
-    hub: Arc<Hub>,
-    up: Arc<AtomicBool>,
-) {
+/// Delivers messages that waited out their predecessor.
+async fn order_timer(shared: &Shared) {
+    let mut every = tokio::time::interval(ORDER_WAIT / 4);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        shared.order.flush_overdue(Instant::now());
+    }
+}
+
+async fn subscriber(client: redis::Client, shared: &Shared) {
+    let channel = shared.events_channel();
     let mut attempt = 0;
     loop {
         let subscribed = async {
@@ -160,7 +454,7 @@ async fn subscriber(
         let mut pubsub = match subscribed {
             Ok(pubsub) => pubsub,
             Err(e) => {
-                up.store(false, Ordering::Relaxed);
+                shared.set_up(false);
                 tracing::warn!(error = %e, "Redis bus: cannot subscribe");
                 tokio::time::sleep(backoff(attempt)).await;
                 attempt += 1;
@@ -168,25 +462,25 @@ async fn subscriber(
             }
         };
         attempt = 0;
-        up.store(true, Ordering::Relaxed);
+        shared.set_up(true);
         tracing::info!("Redis bus: subscribed");
         let mut messages = pubsub.on_message();
         while let Some(msg) = messages.next().await {
             let Ok(payload) = msg.get_payload::<String>() else {
                 continue;
             };
-            deliver(&hub, &node, &payload);
+            deliver(shared, &payload);
         }
         drop(messages);
-        up.store(false, Ordering::Relaxed);
+        shared.set_up(false);
         tracing::warn!("Redis bus: subscription lost; reconnecting");
     }
 }
 
 /// Delivers another node's event to this node's subscribers.
-fn deliver(hub: &Hub, own_node: &str, envelope: &str) {
+fn deliver(shared: &Shared, envelope: &str) {
     let mut parts = envelope.splitn(5, '\n');
-    let (Some(node), Some(kind), Some(room), Some(sender), Some(json)) = (
+    let (Some(node), Some(kind), Some(room), Some(arg), Some(json)) = (
         parts.next(),
         parts.next(),
         parts.next(),
@@ -195,13 +489,20 @@ fn deliver(hub: &Hub, own_node: &str, envelope: &str) {
     ) else {
         return;
     };
-    if node == own_node {
+    if node == shared.node {
         return;
     }
     let frame = text_frame(json.to_owned());
     match kind {
-        "chat" => hub.broadcast(room, &frame, Importance::Essential),
-        "typing" => hub.broadcast_from(room, sender, &frame, Importance::Droppable),
+        "chat" => match arg.parse::<u64>() {
+            Ok(seq) => shared.order.offer(room, seq, frame),
+            Err(_) => shared.hub.broadcast(room, &frame, Importance::Essential),
+        },
+        "typing" | "join" | "leave" => {
+            shared
+                .hub
+                .broadcast_from(room, arg, &frame, Importance::Droppable)
+        }
         _ => {}
     }
 }

@@ -193,3 +193,36 @@ pub fn upgrade(
     };
     Ok((response, outbox, inbound))
 }
+
+#[cfg(test)]
+pub mod testing {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    use super::*;
+
+    /// An outbox with no socket behind it, and a function returning every frame queued on
+    /// it so far.
+    pub fn recording_outbox() -> (Outbox, impl Fn() -> Vec<Bytes>) {
+        let (tx, rx) = mpsc::channel(64);
+        let outbox = Outbox {
+            tx,
+            shared: Arc::new(Shared {
+                close_code: AtomicU16::new(0),
+                waker: AtomicWaker::new(),
+                closed: Notify::new(),
+            }),
+            capacity: 64,
+        };
+        let state = Rc::new(RefCell::new((rx, Vec::new())));
+        let sent = move || {
+            let mut state = state.borrow_mut();
+            let (rx, seen) = &mut *state;
+            while let Ok(frame) = rx.try_recv() {
+                seen.push(frame);
+            }
+            seen.clone()
+        };
+        (outbox, sent)
+    }
+}

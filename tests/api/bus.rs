@@ -9,7 +9,7 @@ use chatapp::server::Role;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, WsClient, spawn_app_with};
+use crate::helpers::{Backend, ChatappProcess, TestApp, WsClient, chatapp_cmd, spawn_app_with};
 
 const SERVICE: &str = "bus-test-service-credential-0123";
 static CHANNEL: AtomicUsize = AtomicUsize::new(0);
@@ -18,21 +18,31 @@ fn redis_url() -> String {
     std::env::var("CHATAPP_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
-/// Node A is `all` (front, auth, ws); node B is a `ws` storing through A's front. Both on
-/// one Redis channel of their own.
-async fn two_nodes(redis: &str) -> (TestApp, TestApp) {
-    let channel = format!(
+fn new_channel() -> String {
+    format!(
         "chatapp-test-{}-{}",
         std::process::id(),
         CHANNEL.fetch_add(1, Ordering::SeqCst)
-    );
-    let (url, ch) = (redis.to_owned(), channel.clone());
-    let a = spawn_app_with(Role::All, Backend::Sqlite, move |s| {
+    )
+}
+
+/// An `all` node (front, auth, ws) on the bus.
+async fn all_node(redis: &str, channel: &str, presence_ttl_secs: u64) -> TestApp {
+    let (url, ch) = (redis.to_owned(), channel.to_owned());
+    spawn_app_with(Role::All, Backend::Sqlite, move |s| {
         s.bus.redis_url = Some(SecretString::from(url));
         s.bus.channel = ch;
+        s.bus.presence_ttl_secs = presence_ttl_secs;
         s.internal.token = Some(SecretString::from(SERVICE));
     })
-    .await;
+    .await
+}
+
+/// Node A is `all` (front, auth, ws); node B is a `ws` storing through A's front. Both on
+/// one Redis channel of their own.
+async fn two_nodes(redis: &str) -> (TestApp, TestApp) {
+    let channel = new_channel();
+    let a = all_node(redis, &channel, 30).await;
     let public = a.data_dir.path().join("jwt_ed25519.pub.pem");
     let (url, front) = (redis.to_owned(), a.address.clone());
     let b = spawn_app_with(Role::Ws, Backend::Sqlite, move |s| {
@@ -117,6 +127,131 @@ async fn users_on_different_nodes_chat_as_if_on_one() {
     assert_eq!(ann.recv_type("typing").await["sender"], "ben");
     a.stop().await;
     b.stop().await;
+}
+
+fn users(frame: &Value) -> Vec<&str> {
+    frame["users"]
+        .as_array()
+        .expect("users")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect()
+}
+
+#[actix_web::test]
+async fn users_on_different_nodes_see_each_others_presence() {
+    let (a, b) = two_nodes(&redis_url()).await;
+    for name in ["eve", "fay"] {
+        a.register(name, "a long password").await;
+    }
+    let eve_token = a.login("eve", "a long password").await;
+    let fay_token = a.login("fay", "a long password").await;
+    let mut eve = WsClient::connect(&a.address, &eve_token).await;
+    assert_eq!(users(&eve.join("general").await), vec!["eve"]);
+
+    // fay joins on node B: she sees eve (on A), and eve hears of her.
+    let mut fay = WsClient::connect(&b.address, &fay_token).await;
+    assert_eq!(users(&fay.join("general").await), vec!["eve", "fay"]);
+    let joined = eve.recv_type("join").await;
+    assert_eq!(
+        (joined["sender"].as_str(), joined["room"].as_str()),
+        (Some("fay"), Some("general"))
+    );
+    let (status, body) = a
+        .get_with_token("/api/presence?room=general", &eve_token)
+        .await;
+    assert_eq!((status, users(&body)), (200, vec!["eve", "fay"]));
+
+    // A second connection of fay's, on node A, is no news to eve; fay leaving node B is
+    // not either while that one stays. Her typing on A then reaches eve next.
+    let mut fay_on_a = WsClient::connect(&a.address, &fay_token).await;
+    assert_eq!(users(&fay_on_a.join("general").await), vec!["eve", "fay"]);
+    fay.close().await;
+    let mut fay_on_b = WsClient::connect(&b.address, &fay_token).await;
+    assert_eq!(
+        users(&fay_on_b.join("general").await),
+        vec!["eve", "fay"],
+        "node B sees fay's connection on A after hers on B closed"
+    );
+    fay_on_b.close().await;
+    fay_on_a
+        .send(json!({"type": "typing", "room": "general"}))
+        .await;
+    let next = eve.recv().await;
+    assert_eq!(
+        (next["type"].as_str(), next["sender"].as_str()),
+        (Some("typing"), Some("fay")),
+        "no leave for fay while she is still online on node A"
+    );
+
+    // Her last connection goes: eve hears it, and presence says so on both nodes.
+    fay_on_a.close().await;
+    assert_eq!(eve.recv_type("leave").await["sender"], "fay");
+    let (_, body) = a
+        .get_with_token("/api/presence?room=general", &eve_token)
+        .await;
+    assert_eq!(users(&body), vec!["eve"]);
+    a.stop().await;
+    b.stop().await;
+}
+
+#[actix_web::test]
+async fn the_users_of_a_node_that_dies_do_not_stay_online() {
+    let redis = redis_url();
+    let channel = new_channel();
+    let a = all_node(&redis, &channel, 1).await;
+    wait_for_bus(&a, "ok").await;
+    let dir = tempfile::tempdir().expect("dir");
+    let mut cmd = chatapp_cmd(dir.path());
+    cmd.args(["ws", "--bind", "127.0.0.1:0"])
+        .env(
+            "CHATAPP__JWT__PUBLIC_KEY_FILE",
+            a.data_dir.path().join("jwt_ed25519.pub.pem"),
+        )
+        .env("CHATAPP__WS__FRONT_URL", &a.address)
+        .env("CHATAPP__INTERNAL__TOKEN", SERVICE)
+        .env("CHATAPP__BUS__REDIS_URL", &redis)
+        .env("CHATAPP__BUS__CHANNEL", &channel)
+        .env("CHATAPP__BUS__PRESENCE_TTL_SECS", "1");
+    let b = ChatappProcess::start(cmd);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !bus_ok_at(&b.address).await {
+        assert!(Instant::now() < deadline, "node B never joined the bus");
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    a.register("gus", "a long password").await;
+    a.register("hal", "a long password").await;
+    let gus_token = a.login("gus", "a long password").await;
+    let hal_token = a.login("hal", "a long password").await;
+    let mut gus = WsClient::connect(&a.address, &gus_token).await;
+    gus.join("general").await;
+    let mut hal = WsClient::connect(&b.address, &hal_token).await;
+    assert_eq!(users(&hal.join("general").await), vec!["gus", "hal"]);
+    assert_eq!(gus.recv_type("join").await["sender"], "hal");
+
+    // Node B is killed (no chance to say goodbye): its entries expire and gus hears that
+    // hal left, within the TTL and a refresh.
+    drop(b);
+    let left = gus.recv_type("leave").await;
+    assert_eq!(left["sender"], "hal");
+    let (_, body) = a
+        .get_with_token("/api/presence?room=general", &gus_token)
+        .await;
+    assert_eq!(users(&body), vec!["gus"], "no ghost");
+    drop(hal);
+    a.stop().await;
+}
+
+async fn bus_ok_at(base: &str) -> bool {
+    let Ok(mut response) = awc::Client::default()
+        .get(format!("{base}/healthz"))
+        .send()
+        .await
+    else {
+        return false;
+    };
+    let body: Value = response.json().await.unwrap_or_default();
+    body["checks"]["bus"] == "ok"
 }
 
 /// A Redis of our own that the test can stop and start on the same port.
@@ -232,6 +367,25 @@ async fn a_redis_restart_mid_chat_loses_nothing_acknowledged() {
         vec!["during", "after"],
         "nothing acknowledged was lost"
     );
+    a.stop().await;
+    b.stop().await;
+}
+
+#[actix_web::test]
+async fn both_nodes_deliver_every_message_once_in_seq_order() {
+    const CLIENTS: usize = 20;
+    const EACH: usize = 50;
+    let (a, b) = two_nodes(&redis_url()).await;
+    let mut clients = Vec::new();
+    for i in 0..CLIENTS {
+        let token = crate::chat::user(&a, &format!("node-member{i}")).await;
+        // Half on each node: every client receives messages stored by both.
+        let node = if i % 2 == 0 { &a } else { &b };
+        let mut ws = WsClient::connect(&node.address, &token).await;
+        ws.join("general").await;
+        clients.push(ws);
+    }
+    let _kept = crate::chat::everyone_sends(clients, EACH).await;
     a.stop().await;
     b.stop().await;
 }

@@ -1,0 +1,166 @@
+//! Per-room order across nodes. One node's own messages leave its persister in `seq`
+//! order, but with several nodes a message stored elsewhere can arrive over Redis after a
+//! later one stored here. The sequencer holds a message whose predecessor has not been
+//! seen yet, for at most [`ORDER_WAIT`], and delivers in `seq` order; a predecessor that
+//! never comes (Redis dropped it) leaves a gap the clients fill from history by `seq`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::hub::{Hub, Importance};
+
+/// The longest a message waits for its predecessor before it is delivered anyway.
+pub const ORDER_WAIT: Duration = Duration::from_millis(100);
+/// A room with nothing held and nothing seen for this long is forgotten.
+const FORGET_AFTER: Duration = Duration::from_secs(60);
+
+struct RoomOrder {
+    /// The `seq` expected next.
+    next: u64,
+    /// Messages that arrived ahead of `next`.
+    held: BTreeMap<u64, Bytes>,
+    /// When the oldest held message arrived.
+    holding_since: Option<Instant>,
+    last_seen: Instant,
+}
+
+pub struct Sequencer {
+    hub: Arc<Hub>,
+    rooms: Mutex<HashMap<String, RoomOrder>>,
+}
+
+impl Sequencer {
+    pub fn new(hub: Arc<Hub>) -> Self {
+        Self {
+            hub,
+            rooms: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A stored chat message, from this node or another: delivered now if it is the next
+    /// in its room (with any held successors), held otherwise.
+    pub fn offer(&self, room: &str, seq: u64, frame: Bytes) {
+        let Ok(mut rooms) = self.rooms.lock() else {
+            return;
+        };
+        let now = Instant::now();
+        let order = rooms.entry(room.to_owned()).or_insert_with(|| RoomOrder {
+            next: seq,
+            held: BTreeMap::new(),
+            holding_since: None,
+            last_seen: now,
+        });
+        order.last_seen = now;
+        if seq < order.next {
+            // Late (it waited out its turn) or the first seen after a restart: deliver;
+            // clients drop what they already have by id.
+            self.hub.broadcast(room, &frame, Importance::Essential);
+            return;
+        }
+        if seq > order.next {
+            order.held.insert(seq, frame);
+            order.holding_since.get_or_insert(now);
+            return;
+        }
+        self.hub.broadcast(room, &frame, Importance::Essential);
+        order.next = seq + 1;
+        while let Some(frame) = order.held.remove(&order.next) {
+            self.hub.broadcast(room, &frame, Importance::Essential);
+            order.next += 1;
+        }
+        order.holding_since = (!order.held.is_empty()).then_some(now);
+    }
+
+    /// Delivers what has waited [`ORDER_WAIT`] for a predecessor, in order, and forgets
+    /// idle rooms. Called every few milliseconds with the current time.
+    pub fn flush_overdue(&self, now: Instant) {
+        let Ok(mut rooms) = self.rooms.lock() else {
+            return;
+        };
+        for (room, order) in rooms.iter_mut() {
+            if order
+                .holding_since
+                .is_some_and(|since| now.duration_since(since) >= ORDER_WAIT)
+            {
+                for (seq, frame) in std::mem::take(&mut order.held) {
+                    self.hub.broadcast(room, &frame, Importance::Essential);
+                    order.next = seq + 1;
+                }
+                order.holding_since = None;
+            }
+        }
+        rooms.retain(|_, order| {
+            !order.held.is_empty() || now.duration_since(order.last_seen) < FORGET_AFTER
+        });
+    }
+
+    /// Delivers everything held and forgets every room (the bus lost Redis: other nodes'
+    /// messages will not arrive, so nothing is worth waiting for).
+    pub fn release_all(&self) {
+        let Ok(mut rooms) = self.rooms.lock() else {
+            return;
+        };
+        for (room, order) in rooms.drain() {
+            for frame in order.held.into_values() {
+                self.hub.broadcast(&room, &frame, Importance::Essential);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ws::WsMetrics;
+    use crate::ws::socket::testing::recording_outbox;
+
+    fn texts(frames: &[Bytes]) -> Vec<u8> {
+        frames.iter().map(|f| f[f.len() - 1]).collect()
+    }
+
+    fn frame(tag: u8) -> Bytes {
+        Bytes::from(vec![0x81, 1, tag])
+    }
+
+    #[test]
+    fn messages_out_of_order_are_delivered_in_seq_order() {
+        let hub = Arc::new(Hub::new(
+            WsMetrics::new(&prometheus::Registry::new()).expect("metrics"),
+        ));
+        let (outbox, sent) = recording_outbox();
+        let user: Arc<str> = Arc::from("ann");
+        hub.join("r", 1, &user, &outbox);
+        let seq = Sequencer::new(hub);
+        seq.offer("r", 1, frame(1));
+        seq.offer("r", 3, frame(3));
+        seq.offer("r", 4, frame(4));
+        assert_eq!(texts(&sent()), vec![1], "3 and 4 wait for 2");
+        seq.offer("r", 2, frame(2));
+        assert_eq!(texts(&sent()), vec![1, 2, 3, 4]);
+        seq.offer("r", 5, frame(5));
+        assert_eq!(texts(&sent()), vec![1, 2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn a_missing_predecessor_is_given_up_after_the_wait() {
+        let hub = Arc::new(Hub::new(
+            WsMetrics::new(&prometheus::Registry::new()).expect("metrics"),
+        ));
+        let (outbox, sent) = recording_outbox();
+        let user: Arc<str> = Arc::from("ann");
+        hub.join("r", 1, &user, &outbox);
+        let seq = Sequencer::new(hub);
+        seq.offer("r", 7, frame(7));
+        seq.offer("r", 9, frame(9));
+        seq.flush_overdue(Instant::now());
+        assert_eq!(texts(&sent()), vec![7], "not overdue yet");
+        seq.flush_overdue(Instant::now() + ORDER_WAIT);
+        assert_eq!(texts(&sent()), vec![7, 9]);
+        seq.offer("r", 10, frame(10));
+        seq.offer("r", 8, frame(8));
+        assert_eq!(texts(&sent()), vec![7, 9, 10, 8], "late ones still arrive");
+    }
+}
