@@ -6,6 +6,7 @@ mod fanout;
 mod idle;
 mod logins;
 mod persist;
+mod rooms;
 mod server;
 mod setup;
 mod stats;
@@ -60,6 +61,8 @@ impl Common {
 enum Scenario {
     /// One room, many receivers: deliveries per second and latency
     Fanout(fanout::Opts),
+    /// Many small rooms, every client sending and receiving, at a rising rate: the knee
+    Rooms(rooms::Opts),
     /// Acked messages per second into the store, with ack latency
     Persist(persist::Opts),
     /// Logins per second at the server's bcrypt cost, and /healthz latency meanwhile
@@ -76,6 +79,7 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     match cli.scenario {
         Scenario::Fanout(opts) => runtime.block_on(fanout::run(&cli.common, opts)),
+        Scenario::Rooms(opts) => runtime.block_on(rooms::run(&cli.common, opts)),
         Scenario::Persist(opts) => runtime.block_on(persist::run(&cli.common, opts)),
         Scenario::Logins(opts) => logins::run(&cli.common, opts),
         Scenario::Idle(opts) => runtime.block_on(idle::run(&cli.common, opts)),

@@ -19,7 +19,7 @@ pub struct NewMessage {
     pub client_id: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = messages)]
 pub struct StoredMessage {
     pub id: i64,
@@ -102,12 +102,23 @@ fn save_batch_once(conn: &mut DbConn, batch: &[NewMessage]) -> Result<Vec<Saved>
         }
     }
 
+    let wanted: Vec<(i64, i64)> = fresh_by_room
+        .iter()
+        .map(|(room, indexes)| (*room, indexes.len() as i64))
+        .collect();
+    let firsts = if wanted.is_empty() {
+        HashMap::new()
+    } else {
+        rooms::reserve_seqs_many(conn, &wanted)?
+    };
+    // Taken under the rooms' locks, so within a room later seqs never get earlier times.
+    let now = now_utc();
     let mut rows: Vec<(usize, i64)> = Vec::new();
-    let mut now = now_utc();
     for (room_id, indexes) in fresh_by_room {
-        let first_seq = rooms::reserve_seqs(conn, room_id, indexes.len() as i64)?;
-        // Taken under the room's lock, so within a room later seqs never get earlier times.
-        now = now.max(now_utc());
+        let first_seq = firsts
+            .get(&room_id)
+            .copied()
+            .ok_or_else(|| StorageError::Internal("a room's seqs were not reserved".into()))?;
         rows.extend(
             indexes
                 .into_iter()
@@ -146,6 +157,33 @@ fn find_existing<'a>(
 ) -> Result<HashMap<(i64, String), StoredMessage>, StorageError> {
     let keys: Vec<(i64, &str)> = keys.collect();
     let mut found = HashMap::new();
+    if keys.is_empty() {
+        return Ok(found);
+    }
+    if let DbConn::Postgres(pg) = conn {
+        // One probe of the (sender, client id) unique index per pair: the lateral join
+        // keeps the planner from a sequential scan, which it picks for `client_id =
+        // ANY(…)` whenever its statistics lag behind a fast-growing table.
+        use diesel::sql_types::{Array, BigInt, Text};
+        let senders: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let cids: Vec<&str> = keys.iter().map(|k| k.1).collect();
+        let rows: Vec<StoredMessage> = diesel::sql_query(
+            "SELECT m.id, m.room_id, m.seq, m.sender_id, m.content, m.client_id, m.created_at \
+             FROM unnest($1::int8[], $2::text[]) AS k(sender_id, client_id) \
+             CROSS JOIN LATERAL (SELECT * FROM messages \
+                 WHERE messages.sender_id = k.sender_id \
+                   AND messages.client_id = k.client_id) AS m",
+        )
+        .bind::<Array<BigInt>, _>(&senders)
+        .bind::<Array<Text>, _>(&cids)
+        .load(pg)?;
+        for row in rows {
+            if let Some(cid) = row.client_id.clone() {
+                found.insert((row.sender_id, cid), row);
+            }
+        }
+        return Ok(found);
+    }
     // By client id alone (its own index: a sender filter would make the planner walk every
     // message of those senders); pairs are matched here. SQLite caps bound variables.
     for chunk in keys.chunks(400) {

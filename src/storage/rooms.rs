@@ -70,9 +70,65 @@ pub fn find_by_name(conn: &mut DbConn, name: &str) -> Result<Option<Room>, Stora
 /// database write lock (SQLite), so concurrent writers queue here and seqs never repeat;
 /// a rollback returns the seqs, so they never leave a gap either.
 pub fn reserve_seqs(conn: &mut DbConn, room_id: i64, count: i64) -> Result<i64, StorageError> {
+    if let DbConn::Postgres(_) = conn {
+        let first = reserve_seqs_many(conn, &[(room_id, count)])?;
+        return first
+            .get(&room_id)
+            .copied()
+            .ok_or(StorageError::Query(diesel::result::Error::NotFound));
+    }
     let last: i64 = diesel::update(rooms::table.find(room_id))
         .set(rooms::last_seq.eq(rooms::last_seq + count))
         .returning(rooms::last_seq)
         .get_result(conn)?;
     Ok(last - count + 1)
+}
+
+#[derive(QueryableByName)]
+struct Reserved {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    id: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    last_seq: i64,
+}
+
+/// [`reserve_seqs`] for several rooms at once: `(room id, count)` → each room's first seq.
+/// On PostgreSQL one statement locks the rooms' rows in id order (so concurrent batches
+/// never deadlock) and updates them all: one round trip however many rooms a batch
+/// touches. On SQLite, in-process and under the database write lock, room by room.
+pub fn reserve_seqs_many(
+    conn: &mut DbConn,
+    wanted: &[(i64, i64)],
+) -> Result<std::collections::HashMap<i64, i64>, StorageError> {
+    use diesel::sql_types::{Array, BigInt};
+    let mut first = std::collections::HashMap::with_capacity(wanted.len());
+    match conn {
+        DbConn::Postgres(pg) => {
+            let ids: Vec<i64> = wanted.iter().map(|w| w.0).collect();
+            let counts: Vec<i64> = wanted.iter().map(|w| w.1).collect();
+            let rows: Vec<Reserved> = diesel::sql_query(
+                "WITH wanted AS (SELECT unnest($1::int8[]) AS id, unnest($2::int8[]) AS n),                  locked AS MATERIALIZED (SELECT r.id FROM rooms r                      WHERE r.id = ANY($1::int8[]) ORDER BY r.id FOR UPDATE)                  UPDATE rooms SET last_seq = rooms.last_seq + wanted.n                  FROM wanted, locked                  WHERE rooms.id = wanted.id AND locked.id = wanted.id                  RETURNING rooms.id, rooms.last_seq",
+            )
+            .bind::<Array<BigInt>, _>(&ids)
+            .bind::<Array<BigInt>, _>(&counts)
+            .load(pg)?;
+            for row in rows {
+                let n = wanted.iter().find(|w| w.0 == row.id).map_or(0, |w| w.1);
+                first.insert(row.id, row.last_seq - n + 1);
+            }
+            if first.len() != wanted.len() {
+                return Err(StorageError::Query(diesel::result::Error::NotFound));
+            }
+        }
+        DbConn::Sqlite(_) => {
+            for &(room_id, count) in wanted {
+                let last: i64 = diesel::update(rooms::table.find(room_id))
+                    .set(rooms::last_seq.eq(rooms::last_seq + count))
+                    .returning(rooms::last_seq)
+                    .get_result(conn)?;
+                first.insert(room_id, last - count + 1);
+            }
+        }
+    }
+    Ok(first)
 }
