@@ -119,9 +119,9 @@ pub async fn run(common: &Common, opts: Opts) -> anyhow::Result<()> {
     let mut sinks: Vec<(Sink, String)> = Vec::with_capacity(clients);
     let mut receivers = Vec::with_capacity(clients);
     for (r, room) in rooms.iter().enumerate() {
-        for k in 0..opts.per_room {
+        for (k, token) in tokens.iter().enumerate() {
             let i = r * opts.per_room + k;
-            let mut ws = connect(&common.ws_base(i), &tokens[k]).await?;
+            let mut ws = connect(&common.ws_base(i), token).await?;
             ws.send(Message::Text(
                 json!({"type": "join", "room": room}).to_string().into(),
             ))
