@@ -12,8 +12,24 @@
 # connections over both nodes and sums both processes' CPU and memory.
 # PG_URL names the PostgreSQL server (default postgres://postgres@127.0.0.1:5432); the
 # database chatapp_bench on it is dropped and created anew.
+#   bench/run.sh twonode --clients 1000 --senders 4 --messages 5000 --window 16
+#
+# `twonode` runs `fanout` with those options twice, on one `all` and then on two nodes over
+# Redis (as TWO_NODES=1 does), and reports the second's share of the first's throughput.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if [ "${1:-}" = twonode ]; then
+    shift
+    one=$(mktemp) two=$(mktemp)
+    "$0" fanout "$@" | tee "$one"
+    TWO_NODES=1 "$0" fanout "$@" | tee "$two"
+    rate() { sed -n 's/^deliveries: .* = \([0-9]*\) deliveries\/s$/\1/p' "$1"; }
+    a=$(rate "$one") b=$(rate "$two")
+    rm -f "$one" "$two"
+    echo "scenario: twonode: one node $a deliveries/s, two nodes over Redis $b deliveries/s = $((100 * b / a)) % of one"
+    exit 0
+fi
 pg=${PG_URL:-postgres://postgres@127.0.0.1:5432}
 port=${PORT:-18080}
 
