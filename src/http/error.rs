@@ -158,6 +158,24 @@ pub fn query_config() -> actix_web::web::QueryConfig {
         .error_handler(|err, _req| ApiError::BadRequest(format!("bad query string: {err}")).into())
 }
 
+impl ApiError {
+    /// The whole HTTP/1.1 response, closing the connection: for a socket taken over from
+    /// actix-http before any response was written (a refused WebSocket handshake).
+    pub fn to_http1(&self) -> Vec<u8> {
+        let status = self.status_code();
+        let body =
+            json!({"error": {"code": self.code(), "message": self.public_message()}}).to_string();
+        format!(
+            "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+             connection: close\r\n\r\n{body}",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or(""),
+            body.len()
+        )
+        .into_bytes()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,8 +6,10 @@ mod parts;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 
-use actix_web::dev::Server;
-use actix_web::{App, HttpServer, web};
+use actix_http::HttpService;
+use actix_service::{IntoServiceFactory, ServiceFactoryExt, fn_service, map_config};
+use actix_web::dev::{AppConfig, Server};
+use actix_web::{App, web};
 use anyhow::{Context, anyhow};
 
 use crate::auth;
@@ -20,8 +22,8 @@ use crate::http::health::{self, HealthChecks};
 use crate::http::{metrics, request_span};
 use crate::ws::{self, WsMetrics, WsState};
 use parts::{
-    accounts, close_sockets_on_shutdown, http_store, open_database, public_key_verifier,
-    signing_key, verifier_for, ws_options,
+    accounts, http_store, open_database, public_key_verifier, signing_key, stop, stop_on_signal,
+    verifier_for, ws_options,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,10 +83,7 @@ pub struct AppHandle {
 impl AppHandle {
     /// Closes WebSockets with 1012, then stops gracefully (in-flight requests finish).
     pub async fn stop(&self) {
-        if let Some(hub) = &self.hub {
-            hub.close_all(ws::CLOSE_RESTART);
-        }
-        self.server.stop(true).await;
+        stop(&self.server, self.hub.as_deref()).await;
     }
 }
 
@@ -176,9 +175,6 @@ impl Application {
         let auth_state = accounts;
         let proxies = TrustedProxies::new(settings.http.trusted_proxies.clone());
         let ws_hub = ws_state.as_ref().map(|ws| ws.hub.clone());
-        if let Some(hub) = &ws_hub {
-            close_sockets_on_shutdown(hub.clone());
-        }
         let checks = HealthChecks {
             role: role.name(),
             database: db,
@@ -189,7 +185,8 @@ impl Application {
         let listener =
             TcpListener::bind(wanted).with_context(|| format!("cannot listen on {wanted}"))?;
         let addr = listener.local_addr()?;
-        let server = HttpServer::new(move || {
+        let upgrade_state = ws_state.clone();
+        let make_app = move || {
             let mut app = App::new()
                 .wrap(metrics.clone())
                 .wrap(request_span::logger())
@@ -207,16 +204,43 @@ impl Application {
                 app = app.configure(ws::configure(state.clone()));
             }
             app.default_service(web::to(not_found))
-        })
-        // Small frames (acks, chat messages) must leave at once, not wait for Nagle.
-        .on_connect(|conn, _| {
-            if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
-                let _ = tcp.set_nodelay(true);
-            }
-        })
-        .listen(listener)?
-        .shutdown_timeout(10)
-        .run();
+        };
+        // actix-web's HttpServer, built by hand for the one thing it does not expose: an
+        // upgrade handler, which takes WebSocket sockets over from the HTTP dispatcher.
+        let builder = actix_server::Server::build();
+        // Idle keep-alive connections close at once on a graceful stop, as with HttpServer.
+        let shutdown_signal = builder.graceful_shutdown_signal();
+        let server = builder
+            .shutdown_timeout(10)
+            // SIGTERM/SIGINT are handled below: WebSockets are closed with 1012 first.
+            .disable_signals()
+            .listen("chatapp", listener, move || {
+                let app = make_app()
+                    .into_factory()
+                    .map_err(|err: actix_web::Error| err.error_response());
+                let ws = upgrade_state.clone().map(|state| {
+                    let store: Arc<dyn crate::domain::MessageStore> =
+                        Arc::from(state.store.build());
+                    (state, store)
+                });
+                let signal = shutdown_signal.clone();
+                HttpService::build()
+                    .graceful_shutdown_signal(move || {
+                        let signal = signal.clone();
+                        async move { signal.notified().await }
+                    })
+                    .client_disconnect_timeout(std::time::Duration::from_secs(1))
+                    // Small frames (acks, chat messages) must leave at once, not wait for Nagle.
+                    .tcp_nodelay(true)
+                    .local_addr(addr)
+                    .upgrade(fn_service(move |(req, framed)| {
+                        ws::upgrade(ws.clone(), req, framed)
+                    }))
+                    .finish(map_config(app, |_| AppConfig::default()))
+                    .tcp()
+            })?
+            .run();
+        stop_on_signal(server.handle(), ws_hub.clone());
         tracing::info!(
             role = role.name(),
             "{} listening on http://{addr}",

@@ -91,7 +91,18 @@ pub(super) fn ws_options(settings: &Settings) -> WsOptions {
 
 /// On SIGTERM or SIGINT, close every socket with 1012 so clients reconnect at once (actix
 /// itself then stops accepting and drains HTTP requests).
-pub(super) fn close_sockets_on_shutdown(hub: Arc<ws::Hub>) {
+/// Closes WebSockets with 1012 (clients reconnect at once), waits (bounded) until their
+/// close frames are out, then stops the server gracefully: in-flight requests finish.
+pub(super) async fn stop(server: &actix_web::dev::ServerHandle, hub: Option<&ws::Hub>) {
+    if let Some(hub) = hub {
+        hub.close_all(ws::CLOSE_RESTART);
+        hub.sockets.drained(std::time::Duration::from_secs(5)).await;
+    }
+    server.stop(true).await;
+}
+
+/// On SIGTERM or SIGINT: [`stop`].
+pub(super) fn stop_on_signal(server: actix_web::dev::ServerHandle, hub: Option<Arc<ws::Hub>>) {
     actix_web::rt::spawn(async move {
         let Ok(mut term) =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -103,7 +114,7 @@ pub(super) fn close_sockets_on_shutdown(hub: Arc<ws::Hub>) {
             _ = tokio::signal::ctrl_c() => {}
         }
         tracing::info!("shutting down: closing WebSockets with 1012");
-        hub.close_all(ws::CLOSE_RESTART);
+        stop(&server, hub.as_deref()).await;
     });
 }
 

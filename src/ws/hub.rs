@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use bytes::Bytes;
 
 use super::metrics::WsMetrics;
-use super::socket::{NotQueued, Outbox};
+use super::socket::{Live, NotQueued, Outbox};
 
 pub type ConnId = u64;
 
@@ -57,6 +57,8 @@ pub struct Hub {
     conns: Mutex<HashMap<ConnId, Outbox>>,
     next_id: AtomicU64,
     metrics: WsMetrics,
+    /// The sockets' writer tasks (shutdown waits for their close frames).
+    pub sockets: Arc<Live>,
 }
 
 /// Delivers one frame to one member, following the slow-reader policy.
@@ -85,6 +87,7 @@ impl Hub {
             conns: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             metrics,
+            sockets: Arc::new(Live::default()),
         }
     }
 

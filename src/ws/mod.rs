@@ -121,7 +121,7 @@ pub fn configure(state: WsState) -> impl FnOnce(&mut web::ServiceConfig) {
         let store: Arc<dyn MessageStore> = Arc::from(state.store.build());
         cfg.app_data(web::Data::new(state))
             .app_data(web::Data::new(store))
-            .route("/ws/chat", web::get().to(chat))
+            .route("/ws/chat", web::get().to(not_a_websocket))
             .route("/ws/internal/presence", web::get().to(presence));
     }
 }
@@ -132,13 +132,22 @@ fn query_param(req: &HttpRequest, name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-fn origin_allowed(req: &HttpRequest, allowed: &[String]) -> bool {
-    let Some(origin) = req.headers().get("origin").and_then(|v| v.to_str().ok()) else {
+fn origin_allowed(head: &actix_http::RequestHead, allowed: &[String]) -> bool {
+    let header = |name: &str| head.headers.get(name).and_then(|v| v.to_str().ok());
+    let Some(origin) = header("origin") else {
         // Not a browser: nothing to check.
         return true;
     };
     if allowed.is_empty() {
-        crate::front::session::same_origin(req)
+        // The page's own host, as the browser addressed it (or the proxy passed it on).
+        let host = header("x-forwarded-host")
+            .and_then(|h| h.split(',').next())
+            .or_else(|| header("host"))
+            .unwrap_or_default()
+            .trim();
+        origin
+            .split_once("://")
+            .is_some_and(|(_, rest)| rest.trim_end_matches('/') == host)
     } else {
         allowed
             .iter()
@@ -146,31 +155,69 @@ fn origin_allowed(req: &HttpRequest, allowed: &[String]) -> bool {
     }
 }
 
-/// `GET /ws/chat?token=<access token>`.
-async fn chat(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<WsState>,
-    store: web::Data<Arc<dyn MessageStore>>,
-) -> Result<HttpResponse, actix_web::Error> {
-    if !origin_allowed(&req, &state.allowed_origins) {
-        return Err(ApiError::Forbidden("this origin may not open a chat socket".into()).into());
+/// `GET /ws/chat` without an upgrade: not a WebSocket.
+async fn not_a_websocket() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::BadRequest(
+        "GET /ws/chat must be a WebSocket upgrade".into(),
+    ))
+}
+
+/// Every request that asks for a protocol upgrade, on every role: actix-http hands over the
+/// socket with it. `GET /ws/chat?token=<access token>` becomes a chat connection on a `ws`
+/// node; anything else is answered and closed.
+pub async fn upgrade(
+    state: Option<(WsState, Arc<dyn MessageStore>)>,
+    req: actix_http::Request,
+    framed: actix_codec::Framed<tokio::net::TcpStream, actix_http::h1::Codec>,
+) -> Result<(), actix_web::Error> {
+    use tokio::io::AsyncWriteExt;
+    let parts = framed.into_parts();
+    let mut io = parts.io;
+    let refuse = |e: ApiError| e.to_http1();
+    let Some((state, store)) = state.filter(|_| req.path() == "/ws/chat") else {
+        let answer = refuse(ApiError::NotFound(format!("no route for {}", req.path())));
+        return Ok(io.write_all(&answer).await?);
+    };
+    let head = req.head();
+    if !origin_allowed(head, &state.allowed_origins) {
+        let answer = refuse(ApiError::Forbidden(
+            "this origin may not open a chat socket".into(),
+        ));
+        return Ok(io.write_all(&answer).await?);
     }
-    let claims = query_param(&req, "token")
+    if let Err(e) = actix_http::ws::handshake(head) {
+        let answer = refuse(ApiError::BadRequest(format!(
+            "not a WebSocket handshake: {e}"
+        )));
+        return Ok(io.write_all(&answer).await?);
+    }
+    let Some(key) = head
+        .headers
+        .get("sec-websocket-key")
+        .map(|k| k.as_bytes().to_vec())
+    else {
+        let answer = refuse(ApiError::BadRequest("Sec-WebSocket-Key is missing".into()));
+        return Ok(io.write_all(&answer).await?);
+    };
+    let token = url::form_urlencoded::parse(req.uri().query().unwrap_or_default().as_bytes())
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.into_owned());
+    let claims = token
         .ok_or(())
         .and_then(|t| state.verifier.verify(&t, TokenKind::Access).map_err(|_| ()));
-    let (response, outbox, inbound) =
-        socket::upgrade(&req, payload, state.queue, state.limits.max_text_bytes * 4)?;
-    let claims = match claims {
-        Ok(claims) => claims,
-        Err(()) => {
-            outbox.close(CLOSE_UNAUTHORIZED);
-            return Ok(response);
-        }
-    };
-    let Ok(user_id) = claims.user_id() else {
+    let (outbox, inbound) = socket::take_over(
+        io,
+        parts.read_buf,
+        &key,
+        state.queue,
+        state.limits.max_text_bytes * 4,
+        &state.hub.sockets,
+    )
+    .await?;
+    let user_id = claims.as_ref().ok().and_then(|c| c.user_id().ok());
+    let (Ok(claims), Some(user_id)) = (claims, user_id) else {
         outbox.close(CLOSE_UNAUTHORIZED);
-        return Ok(response);
+        return Ok(());
     };
     let connection = Connection {
         id: state.hub.connect(&outbox),
@@ -179,12 +226,12 @@ async fn chat(
         outbox,
         hub: state.hub.clone(),
         bus: state.bus.clone(),
-        store: store.get_ref().clone(),
+        store,
         jobs: state.jobs.clone(),
         limits: state.limits.clone(),
     };
     actix_web::rt::spawn(connection.run(inbound));
-    Ok(response)
+    Ok(())
 }
 
 /// `GET /ws/internal/presence?room=`: for a `front` on another machine (service credential).

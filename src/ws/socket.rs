@@ -1,24 +1,46 @@
-//! WebSocket plumbing over actix-http's codec, built for fan-out.
+//! WebSocket plumbing over actix-http's codec, built for fan-out and for idle memory.
+//!
+//! After the handshake the socket is taken over from actix-http's HTTP/1 dispatcher (whose
+//! two 8 KiB buffers would otherwise stay with every idle connection): a reader decodes
+//! client frames into a buffer that is released whenever it is empty, and a writer task
+//! drains the connection's queue onto the socket.
 //!
 //! Outbound frames are encoded once (a broadcast: once for all its subscribers) and queued
-//! as `Bytes` in a bounded channel that *is* the response body: the hub hands the same bytes
-//! to every subscriber, the body stream writes whatever is queued in one go, and a full queue
-//! is how a slow reader shows. A close (from the hub, a kick, or shutdown) overtakes
-//! whatever is still queued.
+//! as `Bytes` in a bounded channel: the hub hands the same bytes to every subscriber, the
+//! writer sends whatever is queued in one vectored write, and a full queue is how a slow
+//! reader shows. A close (from the hub, a kick, or shutdown) overtakes whatever is still
+//! queued.
 
+use std::cell::RefCell;
+use std::io::IoSlice;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use actix_codec::{Decoder, Encoder};
 use actix_http::ws::{CloseCode, CloseReason, Codec, Frame, Message, ProtocolError};
-use actix_web::{HttpRequest, HttpResponse, web};
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use bytestring::ByteString;
-use futures_util::StreamExt;
 use futures_util::task::AtomicWaker;
+use futures_util::{FutureExt, StreamExt};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{Notify, mpsc};
+
+/// Close code recorded when the socket itself failed (no close frame was exchanged).
+const CLOSE_ABNORMAL: u16 = 1006;
+/// Frames and bytes one vectored write takes at most.
+const WRITE_FRAMES: usize = 64;
+const WRITE_BYTES: usize = 64 * 1024;
+/// Bytes read from a socket at a time, into a buffer shared by a worker's connections.
+const READ_CHUNK: usize = 16 * 1024;
+
+thread_local! {
+    static SCRATCH: RefCell<Box<[u8]>> = RefCell::new(vec![0; READ_CHUNK].into_boxed_slice());
+}
 
 /// Encodes one server frame (unmasked) into wire bytes.
 pub fn encode(message: Message) -> Bytes {
@@ -87,7 +109,7 @@ impl Outbox {
         }
     }
 
-    /// Resolves once [`Outbox::close`] has been called.
+    /// Resolves once [`Outbox::close`] has been called (or the socket failed).
     pub async fn closing(&self) {
         if self.shared.close_code.load(Ordering::Acquire) != 0 {
             return;
@@ -96,7 +118,7 @@ impl Outbox {
     }
 }
 
-/// The response body: drains the outbound queue onto the socket.
+/// The outbound queue as a stream of wire frames, ending with the close frame.
 struct OutboundBody {
     rx: mpsc::Receiver<Bytes>,
     shared: Arc<Shared>,
@@ -133,9 +155,10 @@ impl futures_util::Stream for OutboundBody {
     }
 }
 
-/// The receiving side: client frames decoded from the request body.
+/// The receiving side: client frames decoded from the socket.
 pub struct Inbound {
-    payload: web::Payload,
+    read: OwnedReadHalf,
+    /// Bytes of a frame not complete yet; empty (no allocation) between frames.
     buf: BytesMut,
     codec: Codec,
 }
@@ -143,28 +166,156 @@ pub struct Inbound {
 impl Inbound {
     pub async fn next(&mut self) -> Option<Result<Frame, ProtocolError>> {
         loop {
-            match self.codec.decode(&mut self.buf) {
-                Ok(Some(frame)) => return Some(Ok(frame)),
-                Ok(None) => {}
-                Err(e) => return Some(Err(e)),
+            if !self.buf.is_empty() {
+                match self.codec.decode(&mut self.buf) {
+                    Ok(Some(frame)) => {
+                        if self.buf.is_empty() {
+                            // Give the allocation back: an idle connection holds no buffer.
+                            self.buf = BytesMut::new();
+                        }
+                        return Some(Ok(frame));
+                    }
+                    Ok(None) => {}
+                    Err(e) => return Some(Err(e)),
+                }
             }
-            match self.payload.next().await {
-                Some(Ok(bytes)) => self.buf.extend_from_slice(&bytes),
-                Some(Err(_)) | None => return None,
+            self.read.readable().await.ok()?;
+            let read = SCRATCH.with(|scratch| {
+                let mut scratch = scratch.borrow_mut();
+                match self.read.try_read(&mut scratch[..]) {
+                    Ok(0) => Some(false),
+                    Ok(n) => {
+                        self.buf.extend_from_slice(&scratch[..n]);
+                        Some(true)
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => None,
+                    Err(_) => Some(false),
+                }
+            });
+            if read == Some(false) {
+                return None;
             }
         }
     }
 }
 
-/// Completes the WebSocket handshake. `queue`: the outbound queue's length in frames;
-/// `max_frame`: the largest client frame the decoder accepts.
-pub fn upgrade(
-    req: &HttpRequest,
-    payload: web::Payload,
+/// The writer tasks of open sockets, so that shutdown can wait for their close frames.
+#[derive(Default)]
+pub struct Live {
+    count: AtomicUsize,
+    none_left: Notify,
+}
+
+struct LiveGuard(Arc<Live>);
+
+impl Drop for LiveGuard {
+    fn drop(&mut self) {
+        if self.0.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.none_left.notify_waiters();
+        }
+    }
+}
+
+impl Live {
+    fn enter(self: &Arc<Self>) -> LiveGuard {
+        self.count.fetch_add(1, Ordering::AcqRel);
+        LiveGuard(self.clone())
+    }
+
+    /// Waits until every socket's writer has finished, for at most `within`.
+    pub async fn drained(&self, within: Duration) {
+        let all_gone = async {
+            loop {
+                let notified = self.none_left.notified();
+                if self.count.load(Ordering::Acquire) == 0 {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        let _ = tokio::time::timeout(within, all_gone).await;
+    }
+}
+
+/// Writes every frame, as few system calls as the socket allows.
+async fn write_frames(write: &mut OwnedWriteHalf, frames: &mut [Bytes]) -> std::io::Result<()> {
+    let mut start = 0;
+    while start < frames.len() {
+        let slices: Vec<IoSlice<'_>> = frames[start..].iter().map(|f| IoSlice::new(f)).collect();
+        let mut written = write.write_vectored(&slices).await?;
+        drop(slices);
+        if written == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        while written > 0 && start < frames.len() {
+            let len = frames[start].len();
+            if written >= len {
+                written -= len;
+                start += 1;
+            } else {
+                frames[start].advance(written);
+                written = 0;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Drains the queue onto the socket until the close frame is out, then ends the stream.
+async fn write_loop(mut body: OutboundBody, mut write: OwnedWriteHalf, _live: LiveGuard) {
+    let shared = body.shared.clone();
+    while let Some(Ok(first)) = body.next().await {
+        let mut size = first.len();
+        let mut batch = vec![first];
+        while batch.len() < WRITE_FRAMES && size < WRITE_BYTES {
+            match body.next().now_or_never() {
+                Some(Some(Ok(frame))) => {
+                    size += frame.len();
+                    batch.push(frame);
+                }
+                _ => break,
+            }
+        }
+        if write_frames(&mut write, &mut batch).await.is_err() {
+            // The peer is gone: let the connection's task end too.
+            if shared
+                .close_code
+                .compare_exchange(0, CLOSE_ABNORMAL, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                shared.closed.notify_one();
+            }
+            return;
+        }
+    }
+    let _ = write.shutdown().await;
+}
+
+/// The handshake's answer: `101 Switching Protocols` with the key's accept value.
+pub fn switching_protocols(client_key: &[u8]) -> Vec<u8> {
+    let accept = actix_http::ws::hash_key(client_key);
+    let mut head = b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\n\
+        connection: upgrade\r\nsec-websocket-accept: "
+        .to_vec();
+    head.extend_from_slice(&accept);
+    head.extend_from_slice(b"\r\n\r\n");
+    head
+}
+
+/// Takes the socket over once the handshake has been checked: writes the `101`, starts
+/// the writer task (on this worker) and returns the connection's two ends. `leftover`:
+/// what the client sent after its request head. `queue`: the outbound queue's length in
+/// frames; `max_frame`: the largest client frame the decoder accepts.
+pub async fn take_over(
+    mut io: TcpStream,
+    leftover: BytesMut,
+    client_key: &[u8],
     queue: usize,
     max_frame: usize,
-) -> Result<(HttpResponse, Outbox, Inbound), actix_web::Error> {
-    let mut builder = actix_http::ws::handshake(req.head())?;
+    live: &Arc<Live>,
+) -> std::io::Result<(Outbox, Inbound)> {
+    io.write_all(&switching_protocols(client_key)).await?;
+    let (read, write) = io.into_split();
     let (tx, rx) = mpsc::channel(queue.max(1));
     let shared = Arc::new(Shared {
         close_code: AtomicU16::new(0),
@@ -176,22 +327,23 @@ pub fn upgrade(
         shared: shared.clone(),
         done: false,
     };
-    let response: HttpResponse = builder
-        .message_body(actix_web::body::MessageBody::boxed(
-            actix_web::body::BodyStream::new(body),
-        ))?
-        .into();
+    actix_web::rt::spawn(write_loop(body, write, live.enter()));
     let outbox = Outbox {
         tx,
         shared,
         capacity: queue.max(1),
     };
+    let buf = if leftover.is_empty() {
+        BytesMut::new()
+    } else {
+        BytesMut::from(&leftover[..])
+    };
     let inbound = Inbound {
-        payload,
-        buf: BytesMut::new(),
+        read,
+        buf,
         codec: Codec::new().max_size(max_frame),
     };
-    Ok((response, outbox, inbound))
+    Ok((outbox, inbound))
 }
 
 #[cfg(test)]

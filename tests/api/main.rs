@@ -20,3 +20,4 @@ mod rest;
 mod split;
 mod storage;
 mod ws_limits;
+mod ws_socket;
