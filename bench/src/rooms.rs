@@ -278,10 +278,7 @@ pub async fn run(common: &Common, opts: Opts) -> anyhow::Result<()> {
             "knee: {per_sec:.0} deliveries/s ({rate:.0} msg/s) with p99 < {} ms",
             opts.p99_ms
         ),
-        None => println!(
-            "knee: not reached; even the first step missed p99 < {} ms",
-            opts.p99_ms
-        ),
+        None => println!("knee: no step kept up with p99 < {} ms", opts.p99_ms),
     }
     println!(
         "errors: {} error frames, {} connections closed",
