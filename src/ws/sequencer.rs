@@ -125,15 +125,20 @@ mod tests {
         Bytes::from(vec![0x81, 1, tag])
     }
 
-    #[test]
-    fn messages_out_of_order_are_delivered_in_seq_order() {
+    /// A sequencer over a hub with one connection in room `r`, and what it was sent.
+    fn one_listener() -> (Sequencer, impl Fn() -> Vec<Bytes>) {
         let hub = Arc::new(Hub::new(
             WsMetrics::new(&prometheus::Registry::new()).expect("metrics"),
         ));
         let (outbox, sent) = recording_outbox();
         let user: Arc<str> = Arc::from("ann");
         hub.join("r", 1, &user, &outbox);
-        let seq = Sequencer::new(hub);
+        (Sequencer::new(hub), sent)
+    }
+
+    #[test]
+    fn messages_out_of_order_are_delivered_in_seq_order() {
+        let (seq, sent) = one_listener();
         seq.offer("r", 1, frame(1));
         seq.offer("r", 3, frame(3));
         seq.offer("r", 4, frame(4));
@@ -146,13 +151,7 @@ mod tests {
 
     #[test]
     fn a_missing_predecessor_is_given_up_after_the_wait() {
-        let hub = Arc::new(Hub::new(
-            WsMetrics::new(&prometheus::Registry::new()).expect("metrics"),
-        ));
-        let (outbox, sent) = recording_outbox();
-        let user: Arc<str> = Arc::from("ann");
-        hub.join("r", 1, &user, &outbox);
-        let seq = Sequencer::new(hub);
+        let (seq, sent) = one_listener();
         seq.offer("r", 7, frame(7));
         seq.offer("r", 9, frame(9));
         seq.flush_overdue(Instant::now());
