@@ -94,6 +94,8 @@ pub(super) fn ws_options(settings: &Settings) -> WsOptions {
 /// Closes WebSockets with 1012 (clients reconnect at once), waits (bounded) until their
 /// close frames are out, then stops the server gracefully: in-flight requests finish.
 pub(super) async fn stop(server: &actix_web::dev::ServerHandle, hub: Option<&ws::Hub>) {
+    // No new connections: clients told to reconnect must go to another node (or wait).
+    server.pause().await;
     if let Some(hub) = hub {
         hub.close_all(ws::CLOSE_RESTART);
         hub.sockets.drained(std::time::Duration::from_secs(5)).await;

@@ -173,6 +173,10 @@ pub async fn upgrade(
     use tokio::io::AsyncWriteExt;
     let parts = framed.into_parts();
     let mut io = parts.io;
+    if !parts.write_buf.is_empty() {
+        // Answers to requests pipelined ahead of the upgrade go out first.
+        io.write_all(&parts.write_buf).await?;
+    }
     let refuse = |e: ApiError| e.to_http1();
     let Some((state, store)) = state.filter(|_| req.path() == "/ws/chat") else {
         let answer = refuse(ApiError::NotFound(format!("no route for {}", req.path())));
@@ -209,8 +213,11 @@ pub async fn upgrade(
         io,
         parts.read_buf,
         &key,
-        state.queue,
-        state.limits.max_text_bytes * 4,
+        (
+            state.queue,
+            state.limits.max_text_bytes * 4,
+            state.limits.client_timeout,
+        ),
         &state.hub.sockets,
     )
     .await?;

@@ -64,7 +64,10 @@ struct Shared {
     order: Sequencer,
     node: String,
     options: RedisOptions,
+    /// Both directions work: commands (publishing, presence) and the subscription.
     up: Arc<AtomicBool>,
+    commands_up: AtomicBool,
+    subscribed: AtomicBool,
 }
 
 impl Shared {
@@ -78,7 +81,11 @@ impl Shared {
         format!("{}\n{kind}\n{room}\n{arg}\n{json}", self.node)
     }
 
-    fn set_up(&self, up: bool) {
+    /// Records whether one direction works; the bus is up when both do.
+    fn set(&self, direction: &AtomicBool, works: bool) {
+        direction.store(works, Ordering::Relaxed);
+        let up =
+            self.commands_up.load(Ordering::Relaxed) && self.subscribed.load(Ordering::Relaxed);
         if !up && self.up.swap(false, Ordering::Relaxed) {
             // Other nodes' messages will not arrive: nothing is worth waiting for.
             self.order.release_all();
@@ -113,6 +120,8 @@ impl RedisBus {
             node,
             options,
             up: Arc::new(AtomicBool::new(false)),
+            commands_up: AtomicBool::new(false),
+            subscribed: AtomicBool::new(false),
         });
         let (thread_shared, refresh) = (shared.clone(), commands.clone());
         std::thread::Builder::new()
@@ -228,7 +237,12 @@ async fn run_commands(client: redis::Client, shared: &Shared, mut rx: mpsc::Rece
     let mut batch = Vec::new();
     loop {
         let connected = async {
-            let mut conn = client.get_multiplexed_async_connection().await?;
+            // No response timeout: a slow pipeline (a refresh of many rooms) is not a lost
+            // connection, and resending a batch that did run would repeat its effects.
+            let config = redis::AsyncConnectionConfig::new().set_response_timeout(None);
+            let mut conn = client
+                .get_multiplexed_async_connection_with_config(&config)
+                .await?;
             scripts.load(&mut conn).await?;
             redis::RedisResult::Ok(conn)
         }
@@ -236,7 +250,7 @@ async fn run_commands(client: redis::Client, shared: &Shared, mut rx: mpsc::Rece
         let mut conn = match connected {
             Ok(conn) => conn,
             Err(e) => {
-                shared.set_up(false);
+                shared.set(&shared.commands_up, false);
                 tracing::warn!(error = %e, "Redis bus: cannot connect to publish");
                 tokio::time::sleep(backoff(attempt)).await;
                 attempt += 1;
@@ -244,6 +258,7 @@ async fn run_commands(client: redis::Client, shared: &Shared, mut rx: mpsc::Rece
             }
         };
         attempt = 0;
+        shared.set(&shared.commands_up, true);
         // A batch that met a dead connection (Redis restarted while this node had nothing
         // to send) is sent again on the new one.
         loop {
@@ -251,12 +266,19 @@ async fn run_commands(client: redis::Client, shared: &Shared, mut rx: mpsc::Rece
                 return;
             }
             if let Err(e) = run_batch(&mut conn, shared, &scripts, &mut batch).await {
-                if !(e.is_io_error() || e.is_connection_dropped() || e.is_unrecoverable_error()) {
+                // NOSCRIPT (Redis restarted behind a proxy, or SCRIPT FLUSH): reconnecting
+                // loads the scripts again.
+                let no_script = e.code() == Some("NOSCRIPT");
+                if !(no_script
+                    || e.is_io_error()
+                    || e.is_connection_dropped()
+                    || e.is_unrecoverable_error())
+                {
                     tracing::warn!(error = %e, "Redis bus: Redis refused a batch; dropped");
                     batch.clear();
                     continue;
                 }
-                shared.set_up(false);
+                shared.set(&shared.commands_up, false);
                 tracing::warn!(error = %e, "Redis bus: connection lost; reconnecting");
                 break;
             }
@@ -454,7 +476,7 @@ async fn subscriber(client: redis::Client, shared: &Shared) {
         let mut pubsub = match subscribed {
             Ok(pubsub) => pubsub,
             Err(e) => {
-                shared.set_up(false);
+                shared.set(&shared.subscribed, false);
                 tracing::warn!(error = %e, "Redis bus: cannot subscribe");
                 tokio::time::sleep(backoff(attempt)).await;
                 attempt += 1;
@@ -462,7 +484,7 @@ async fn subscriber(client: redis::Client, shared: &Shared) {
             }
         };
         attempt = 0;
-        shared.set_up(true);
+        shared.set(&shared.subscribed, true);
         tracing::info!("Redis bus: subscribed");
         let mut messages = pubsub.on_message();
         while let Some(msg) = messages.next().await {
@@ -472,7 +494,7 @@ async fn subscriber(client: redis::Client, shared: &Shared) {
             deliver(shared, &payload);
         }
         drop(messages);
-        shared.set_up(false);
+        shared.set(&shared.subscribed, false);
         tracing::warn!("Redis bus: subscription lost; reconnecting");
     }
 }

@@ -52,12 +52,14 @@ return news
 }
 
 /// KEYS: room set. ARGV: node, user. Removes this node's entry; returns 1 when the user has
-/// no live entry left anywhere (their departure is news), 0 otherwise.
+/// no live entry left anywhere (their departure is news), 0 otherwise. An entry that was
+/// never written (the join bypassed Redis) still announces the leave: a duplicate leave is
+/// harmless, a user stuck online is not.
 pub fn drop_entry() -> Script {
     Script::new(&format!(
         r"{NOW}
 local user = ARGV[2]
-if redis.call('ZREM', KEYS[1], user .. '\n' .. ARGV[1]) == 0 then return 0 end
+redis.call('ZREM', KEYS[1], user .. '\n' .. ARGV[1])
 for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')) do
   if user_of(m) == user then return 0 end
 end

@@ -20,8 +20,8 @@ const FORGET_AFTER: Duration = Duration::from_secs(60);
 struct RoomOrder {
     /// The `seq` expected next.
     next: u64,
-    /// Messages that arrived ahead of `next`.
-    held: BTreeMap<u64, Bytes>,
+    /// Messages that arrived ahead of `next`, with when each arrived.
+    held: BTreeMap<u64, (Bytes, Instant)>,
     /// When the oldest held message arrived.
     holding_since: Option<Instant>,
     last_seen: Instant,
@@ -61,17 +61,18 @@ impl Sequencer {
             return;
         }
         if seq > order.next {
-            order.held.insert(seq, frame);
+            order.held.insert(seq, (frame, now));
             order.holding_since.get_or_insert(now);
             return;
         }
         self.hub.broadcast(room, &frame, Importance::Essential);
         order.next = seq + 1;
-        while let Some(frame) = order.held.remove(&order.next) {
+        while let Some((frame, _)) = order.held.remove(&order.next) {
             self.hub.broadcast(room, &frame, Importance::Essential);
             order.next += 1;
         }
-        order.holding_since = (!order.held.is_empty()).then_some(now);
+        // What still waits has waited since it arrived, not since now.
+        order.holding_since = order.held.values().map(|(_, at)| *at).min();
     }
 
     /// Delivers what has waited [`ORDER_WAIT`] for a predecessor, in order, and forgets
@@ -85,7 +86,7 @@ impl Sequencer {
                 .holding_since
                 .is_some_and(|since| now.duration_since(since) >= ORDER_WAIT)
             {
-                for (seq, frame) in std::mem::take(&mut order.held) {
+                for (seq, (frame, _)) in std::mem::take(&mut order.held) {
                     self.hub.broadcast(room, &frame, Importance::Essential);
                     order.next = seq + 1;
                 }
@@ -104,7 +105,7 @@ impl Sequencer {
             return;
         };
         for (room, order) in rooms.drain() {
-            for frame in order.held.into_values() {
+            for (frame, _) in order.held.into_values() {
                 self.hub.broadcast(&room, &frame, Importance::Essential);
             }
         }

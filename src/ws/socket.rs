@@ -262,7 +262,14 @@ async fn write_frames(write: &mut OwnedWriteHalf, frames: &mut [Bytes]) -> std::
 }
 
 /// Drains the queue onto the socket until the close frame is out, then ends the stream.
-async fn write_loop(mut body: OutboundBody, mut write: OwnedWriteHalf, _live: LiveGuard) {
+/// A write that cannot finish within `timeout` (a peer that stopped reading with its
+/// window shut) ends the connection.
+async fn write_loop(
+    mut body: OutboundBody,
+    mut write: OwnedWriteHalf,
+    timeout: Duration,
+    _live: LiveGuard,
+) {
     let shared = body.shared.clone();
     while let Some(Ok(first)) = body.next().await {
         let mut size = first.len();
@@ -276,7 +283,8 @@ async fn write_loop(mut body: OutboundBody, mut write: OwnedWriteHalf, _live: Li
                 _ => break,
             }
         }
-        if write_frames(&mut write, &mut batch).await.is_err() {
+        let written = tokio::time::timeout(timeout, write_frames(&mut write, &mut batch)).await;
+        if !matches!(written, Ok(Ok(()))) {
             // The peer is gone: let the connection's task end too.
             if shared
                 .close_code
@@ -305,13 +313,13 @@ pub fn switching_protocols(client_key: &[u8]) -> Vec<u8> {
 /// Takes the socket over once the handshake has been checked: writes the `101`, starts
 /// the writer task (on this worker) and returns the connection's two ends. `leftover`:
 /// what the client sent after its request head. `queue`: the outbound queue's length in
-/// frames; `max_frame`: the largest client frame the decoder accepts.
+/// frames; `max_frame`: the largest client frame the decoder accepts; `write_timeout`: the
+/// longest one write may take before the peer counts as gone.
 pub async fn take_over(
     mut io: TcpStream,
     leftover: BytesMut,
     client_key: &[u8],
-    queue: usize,
-    max_frame: usize,
+    (queue, max_frame, write_timeout): (usize, usize, Duration),
     live: &Arc<Live>,
 ) -> std::io::Result<(Outbox, Inbound)> {
     io.write_all(&switching_protocols(client_key)).await?;
@@ -327,7 +335,7 @@ pub async fn take_over(
         shared: shared.clone(),
         done: false,
     };
-    actix_web::rt::spawn(write_loop(body, write, live.enter()));
+    actix_web::rt::spawn(write_loop(body, write, write_timeout, live.enter()));
     let outbox = Outbox {
         tx,
         shared,
