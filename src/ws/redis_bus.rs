@@ -321,7 +321,10 @@ async fn run_batch(
             Command::Touch { room, users } => {
                 let key = redis_presence::room_key(prefix, room);
                 evalsha(&mut pipe, &scripts.touch, &[&key, &rooms_key]);
-                pipe.arg(&shared.node).arg(&ttl_ms).arg(room);
+                pipe.arg(&shared.node)
+                    .arg(shared.events_channel())
+                    .arg(&ttl_ms)
+                    .arg(room);
                 for user in users {
                     pipe.arg(&**user);
                 }
@@ -329,7 +332,10 @@ async fn run_batch(
             Command::Drop { room, user } => {
                 let key = redis_presence::room_key(prefix, room);
                 evalsha(&mut pipe, &scripts.drop_entry, &[&key]);
-                pipe.arg(&shared.node).arg(&**user);
+                pipe.arg(&shared.node)
+                    .arg(shared.events_channel())
+                    .arg(room)
+                    .arg(&**user);
             }
             Command::Online { room, .. } => {
                 let key = redis_presence::room_key(prefix, room);
@@ -383,22 +389,9 @@ async fn run_batch(
             news.push((kind, room.clone(), user));
         }
     }
-    if news.is_empty() {
-        return Ok(());
-    }
-    let mut announce = redis::pipe();
+    // The scripts published the news to the other nodes; this node's users hear it here.
     for (kind, room, user) in news {
         shared.hub.announce(kind, &room, &user);
-        let json = serde_json::json!({"type": kind, "room": room, "sender": user}).to_string();
-        announce
-            .cmd("PUBLISH")
-            .arg(shared.events_channel())
-            .arg(shared.envelope(kind, &room, &user, &json))
-            .ignore();
-    }
-    // The announcements were made here already; a failure now only loses them elsewhere.
-    if let Err(e) = announce.query_async::<()>(conn).await {
-        tracing::warn!(error = %e, "Redis bus: presence news not published");
     }
     Ok(())
 }
@@ -422,7 +415,10 @@ async fn add_refresh(
     for (room, users) in mine {
         let key = redis_presence::room_key(prefix, &room);
         evalsha(pipe, &scripts.touch, &[&key, &rooms_key]);
-        pipe.arg(&shared.node).arg(&ttl_ms).arg(&room);
+        pipe.arg(&shared.node)
+            .arg(shared.events_channel())
+            .arg(&ttl_ms)
+            .arg(&room);
         for user in &users {
             pipe.arg(&**user);
         }
@@ -435,7 +431,9 @@ async fn add_refresh(
     for room in rooms {
         let key = redis_presence::room_key(prefix, &room);
         evalsha(pipe, &scripts.reap, &[&key, &rooms_key]);
-        pipe.arg(&room);
+        pipe.arg(&shared.node)
+            .arg(shared.events_channel())
+            .arg(&room);
         then.push(Then::AnnounceLeaves(room));
     }
     Ok(then)

@@ -25,24 +25,34 @@ const NOW: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local function user_of(m) return string.match(m, '^(.*)\n[^\n]*$') end
+-- Publishes presence news to the other nodes in the same step as the change, so that a
+-- user's join and leave reach them in the order they happened.
+local function announce(node, channel, kind, room, user)
+  local json = cjson.encode({type = kind, room = room, sender = user})
+  redis.call('PUBLISH', channel,
+    node .. '\n' .. kind .. '\n' .. room .. '\n' .. user .. '\n' .. json)
+end
 ";
 
-/// KEYS: room set, rooms set. ARGV: node, ttl ms, room, user…
-/// Adds or refreshes this node's entries; returns the users whose arrival is news (no
-/// live entry of theirs anywhere before).
+/// KEYS: room set, rooms set. ARGV: node, events channel, ttl ms, room, user…
+/// Adds or refreshes this node's entries; publishes and returns the users whose arrival is
+/// news (no live entry of theirs anywhere before).
 pub fn touch() -> Script {
     Script::new(&format!(
         r"{NOW}
-local node, ttl, room = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local node, channel, ttl, room = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local live = {{}}
 for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')) do
   live[user_of(m)] = true
 end
 local news = {{}}
-for i = 4, #ARGV do
+for i = 5, #ARGV do
   local user = ARGV[i]
   local added = redis.call('ZADD', KEYS[1], now + ttl, user .. '\n' .. node)
-  if added == 1 and not live[user] then table.insert(news, user) end
+  if added == 1 and not live[user] then
+    table.insert(news, user)
+    announce(node, channel, 'join', room, user)
+  end
 end
 redis.call('PEXPIRE', KEYS[1], ttl * 2)
 redis.call('SADD', KEYS[2], room)
@@ -51,31 +61,34 @@ return news
     ))
 }
 
-/// KEYS: room set. ARGV: node, user. Removes this node's entry; returns 1 when the user has
-/// no live entry left anywhere (their departure is news), 0 otherwise. An entry that was
+/// KEYS: room set. ARGV: node, events channel, room, user. Removes this node's entry;
+/// publishes the leave and returns 1 when the user has no live entry left anywhere (their
+/// departure is news), 0 otherwise. An entry that was
 /// never written (the join bypassed Redis) still announces the leave: a duplicate leave is
 /// harmless, a user stuck online is not.
 pub fn drop_entry() -> Script {
     Script::new(&format!(
         r"{NOW}
-local user = ARGV[2]
-redis.call('ZREM', KEYS[1], user .. '\n' .. ARGV[1])
+local node, channel, room, user = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+redis.call('ZREM', KEYS[1], user .. '\n' .. node)
 for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')) do
   if user_of(m) == user then return 0 end
 end
+announce(node, channel, 'leave', room, user)
 return 1
 "
     ))
 }
 
-/// KEYS: room set, rooms set. ARGV: room. Removes expired entries (a dead node's); returns
-/// the users left with no live entry anywhere.
+/// KEYS: room set, rooms set. ARGV: node, events channel, room. Removes expired entries (a
+/// dead node's); publishes and returns the users left with no live entry anywhere.
 pub fn reap() -> Script {
     Script::new(&format!(
         r"{NOW}
 local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. now)
 if #expired > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. now) end
-if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[1]) end
+local node, channel, room = ARGV[1], ARGV[2], ARGV[3]
+if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], room) end
 local live = {{}}
 for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')) do
   live[user_of(m)] = true
@@ -86,6 +99,7 @@ for _, m in ipairs(expired) do
   if not live[user] and not seen[user] then
     seen[user] = true
     table.insert(gone, user)
+    announce(node, channel, 'leave', room, user)
   end
 end
 return gone
