@@ -119,6 +119,11 @@ impl Hub {
         gone
     }
 
+    /// Whether anyone on this node is in the room.
+    pub fn has_room(&self, name: &str) -> bool {
+        self.room(name).is_some()
+    }
+
     fn room(&self, name: &str) -> Option<Arc<Mutex<Room>>> {
         self.rooms.read().ok()?.get(name).cloned()
     }

@@ -18,7 +18,8 @@ pub const ORDER_WAIT: Duration = Duration::from_millis(100);
 const FORGET_AFTER: Duration = Duration::from_secs(60);
 
 struct RoomOrder {
-    /// The `seq` expected next.
+    /// The `seq` expected next; 0 while unknown (the room's first message seen here, unless
+    /// it is seq 1, waits [`ORDER_WAIT`] for any earlier one still on its way).
     next: u64,
     /// Messages that arrived ahead of `next`, with when each arrived.
     held: BTreeMap<u64, (Bytes, Instant)>,
@@ -48,21 +49,21 @@ impl Sequencer {
         };
         let now = Instant::now();
         let order = rooms.entry(room.to_owned()).or_insert_with(|| RoomOrder {
-            next: seq,
+            next: if seq == 1 { 1 } else { 0 },
             held: BTreeMap::new(),
             holding_since: None,
             last_seen: now,
         });
         order.last_seen = now;
+        if order.next == 0 || seq > order.next {
+            order.held.insert(seq, (frame, now));
+            order.holding_since.get_or_insert(now);
+            return;
+        }
         if seq < order.next {
             // Late (it waited out its turn) or the first seen after a restart: deliver;
             // clients drop what they already have by id.
             self.hub.broadcast(room, &frame, Importance::Essential);
-            return;
-        }
-        if seq > order.next {
-            order.held.insert(seq, (frame, now));
-            order.holding_since.get_or_insert(now);
             return;
         }
         self.hub.broadcast(room, &frame, Importance::Essential);
@@ -93,8 +94,11 @@ impl Sequencer {
                 order.holding_since = None;
             }
         }
-        rooms.retain(|_, order| {
-            !order.held.is_empty() || now.duration_since(order.last_seen) < FORGET_AFTER
+        // A room is remembered while this node has subscribers in it.
+        rooms.retain(|room, order| {
+            !order.held.is_empty()
+                || now.duration_since(order.last_seen) < FORGET_AFTER
+                || self.hub.has_room(room)
         });
     }
 
@@ -151,16 +155,34 @@ mod tests {
     }
 
     #[test]
+    fn the_first_message_seen_waits_for_earlier_ones() {
+        let (seq, sent) = one_listener();
+        seq.offer("r", 12, frame(12));
+        seq.offer("r", 11, frame(11));
+        seq.flush_overdue(Instant::now());
+        assert!(sent().is_empty(), "where the room stands is not known yet");
+        seq.flush_overdue(Instant::now() + ORDER_WAIT);
+        assert_eq!(texts(&sent()), vec![11, 12]);
+        seq.offer("r", 13, frame(13));
+        assert_eq!(texts(&sent()), vec![11, 12, 13], "then in order at once");
+    }
+
+    #[test]
     fn a_missing_predecessor_is_given_up_after_the_wait() {
         let (seq, sent) = one_listener();
+        seq.offer("r", 1, frame(1));
         seq.offer("r", 7, frame(7));
         seq.offer("r", 9, frame(9));
         seq.flush_overdue(Instant::now());
-        assert_eq!(texts(&sent()), vec![7], "not overdue yet");
+        assert_eq!(texts(&sent()), vec![1], "not overdue yet");
         seq.flush_overdue(Instant::now() + ORDER_WAIT);
-        assert_eq!(texts(&sent()), vec![7, 9]);
+        assert_eq!(texts(&sent()), vec![1, 7, 9]);
         seq.offer("r", 10, frame(10));
         seq.offer("r", 8, frame(8));
-        assert_eq!(texts(&sent()), vec![7, 9, 10, 8], "late ones still arrive");
+        assert_eq!(
+            texts(&sent()),
+            vec![1, 7, 9, 10, 8],
+            "late ones still arrive"
+        );
     }
 }
