@@ -70,18 +70,10 @@ pub fn find_by_name(conn: &mut DbConn, name: &str) -> Result<Option<Room>, Stora
 /// database write lock (SQLite), so concurrent writers queue here and seqs never repeat;
 /// a rollback returns the seqs, so they never leave a gap either.
 pub fn reserve_seqs(conn: &mut DbConn, room_id: i64, count: i64) -> Result<i64, StorageError> {
-    if let DbConn::Postgres(_) = conn {
-        let first = reserve_seqs_many(conn, &[(room_id, count)])?;
-        return first
-            .get(&room_id)
-            .copied()
-            .ok_or(StorageError::Query(diesel::result::Error::NotFound));
-    }
-    let last: i64 = diesel::update(rooms::table.find(room_id))
-        .set(rooms::last_seq.eq(rooms::last_seq + count))
-        .returning(rooms::last_seq)
-        .get_result(conn)?;
-    Ok(last - count + 1)
+    reserve_seqs_many(conn, &[(room_id, count)])?
+        .get(&room_id)
+        .copied()
+        .ok_or(StorageError::Query(diesel::result::Error::NotFound))
 }
 
 #[derive(QueryableByName)]
