@@ -10,6 +10,7 @@ mod hub;
 mod metrics;
 mod persister;
 mod redis_bus;
+mod redis_commands;
 mod redis_presence;
 mod sequencer;
 mod socket;

@@ -2,34 +2,30 @@
 //! once and publishes them on one channel; every node delivers what the *others* publish.
 //! Chat messages pass through a [`Sequencer`], so every node delivers a room's messages in
 //! `seq` order whichever node stored them. Presence is shared through Redis too (see
-//! [`redis_presence`](super::redis_presence)).
+//! [`redis_presence`](super::redis_presence)); commands to Redis go out in pipelines (see
+//! [`redis_commands`](super::redis_commands)).
 //!
 //! While Redis is unreachable, local delivery goes on, `/healthz` says `degraded`, events
 //! for other nodes are dropped (their clients fill the gap from history by `seq`), presence
 //! is this node's own, and both directions reconnect with backoff.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use redis::aio::MultiplexedConnection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::bus::Bus;
 use super::frames;
 use super::hub::{Hub, Importance};
-use super::redis_presence::{self, Scripts};
+use super::redis_commands::{Command, backoff, run_commands};
 use super::sequencer::{ORDER_WAIT, Sequencer};
 use super::socket::text_frame;
 use crate::domain::Message;
 
 /// Commands waiting for Redis; beyond this many, new ones are dropped (clients catch up).
 const QUEUE: usize = 65_536;
-/// Commands sent to Redis in one pipeline at most.
-const PIPELINE: usize = 512;
-
 /// How a node joins the bus.
 #[derive(Clone)]
 pub struct RedisOptions {
@@ -40,39 +36,23 @@ pub struct RedisOptions {
     pub presence_ttl: Duration,
 }
 
-enum Command {
-    Publish(String),
-    Touch {
-        room: String,
-        users: Vec<Arc<str>>,
-    },
-    Drop {
-        room: String,
-        user: Arc<str>,
-    },
-    Online {
-        room: String,
-        reply: oneshot::Sender<Vec<String>>,
-    },
-    /// Refresh this node's presence entries and reap the dead nodes' ones.
-    Refresh,
-}
-
 /// What the Redis thread shares with the bus.
-struct Shared {
-    hub: Arc<Hub>,
+pub(super) struct Shared {
+    pub(super) hub: Arc<Hub>,
     order: Sequencer,
-    node: String,
-    options: RedisOptions,
+    pub(super) node: String,
+    pub(super) options: RedisOptions,
+    /// `<prefix>:events`, the channel every node publishes on and listens to.
+    events: String,
     /// Both directions work: commands (publishing, presence) and the subscription.
     up: Arc<AtomicBool>,
-    commands_up: AtomicBool,
+    pub(super) commands_up: AtomicBool,
     subscribed: AtomicBool,
 }
 
 impl Shared {
-    fn events_channel(&self) -> String {
-        format!("{}:events", self.options.prefix)
+    pub(super) fn events_channel(&self) -> &str {
+        &self.events
     }
 
     /// `node \n kind \n room \n arg \n json`: a header to route by, the frame to deliver.
@@ -82,7 +62,7 @@ impl Shared {
     }
 
     /// Records whether one direction works; the bus is up when both do.
-    fn set(&self, direction: &AtomicBool, works: bool) {
+    pub(super) fn set(&self, direction: &AtomicBool, works: bool) {
         direction.store(works, Ordering::Relaxed);
         let up =
             self.commands_up.load(Ordering::Relaxed) && self.subscribed.load(Ordering::Relaxed);
@@ -118,6 +98,7 @@ impl RedisBus {
             order: Sequencer::new(hub.clone()),
             hub,
             node,
+            events: format!("{}:events", options.prefix),
             options,
             up: Arc::new(AtomicBool::new(false)),
             commands_up: AtomicBool::new(false),
@@ -224,219 +205,6 @@ impl Bus for RedisBus {
         })
         .then_some(answer)
     }
-}
-
-fn backoff(attempt: u32) -> Duration {
-    Duration::from_millis(200u64.saturating_mul(1 << attempt.min(5)))
-}
-
-/// Sends commands to Redis in pipelines, in the order they were queued.
-async fn run_commands(client: redis::Client, shared: &Shared, mut rx: mpsc::Receiver<Command>) {
-    let scripts = Scripts::new();
-    let mut attempt = 0;
-    let mut batch = Vec::new();
-    loop {
-        let connected = async {
-            // No response timeout: a slow pipeline (a refresh of many rooms) is not a lost
-            // connection, and resending a batch that did run would repeat its effects.
-            let config = redis::AsyncConnectionConfig::new().set_response_timeout(None);
-            let mut conn = client
-                .get_multiplexed_async_connection_with_config(&config)
-                .await?;
-            scripts.load(&mut conn).await?;
-            redis::RedisResult::Ok(conn)
-        }
-        .await;
-        let mut conn = match connected {
-            Ok(conn) => conn,
-            Err(e) => {
-                shared.set(&shared.commands_up, false);
-                tracing::warn!(error = %e, "Redis bus: cannot connect to publish");
-                tokio::time::sleep(backoff(attempt)).await;
-                attempt += 1;
-                continue;
-            }
-        };
-        attempt = 0;
-        shared.set(&shared.commands_up, true);
-        // A batch that met a dead connection (Redis restarted while this node had nothing
-        // to send) is sent again on the new one.
-        loop {
-            if batch.is_empty() && rx.recv_many(&mut batch, PIPELINE).await == 0 {
-                return;
-            }
-            if let Err(e) = run_batch(&mut conn, shared, &scripts, &mut batch).await {
-                // NOSCRIPT (Redis restarted behind a proxy, or SCRIPT FLUSH): reconnecting
-                // loads the scripts again.
-                let no_script = e.code() == Some("NOSCRIPT");
-                if !(no_script
-                    || e.is_io_error()
-                    || e.is_connection_dropped()
-                    || e.is_unrecoverable_error())
-                {
-                    tracing::warn!(error = %e, "Redis bus: Redis refused a batch; dropped");
-                    batch.clear();
-                    continue;
-                }
-                shared.set(&shared.commands_up, false);
-                tracing::warn!(error = %e, "Redis bus: connection lost; reconnecting");
-                break;
-            }
-        }
-    }
-}
-
-fn evalsha(pipe: &mut redis::Pipeline, script: &redis::Script, keys: &[&str]) {
-    pipe.cmd("EVALSHA").arg(script.get_hash()).arg(keys.len());
-    for key in keys {
-        pipe.arg(*key);
-    }
-}
-
-/// What to do with the reply to one of the refresh's commands.
-enum Then {
-    AnnounceJoins(String),
-    AnnounceLeaves(String),
-}
-
-/// Sends `batch` as one pipeline and acts on the replies; on success `batch` is empty,
-/// on failure it is left as it was, to be sent again.
-async fn run_batch(
-    conn: &mut MultiplexedConnection,
-    shared: &Shared,
-    scripts: &Scripts,
-    batch: &mut Vec<Command>,
-) -> redis::RedisResult<()> {
-    let prefix = &shared.options.prefix;
-    let ttl_ms = shared.options.presence_ttl.as_millis().to_string();
-    let rooms_key = redis_presence::rooms_key(prefix);
-    let mut pipe = redis::pipe();
-    for command in batch.iter() {
-        match command {
-            Command::Publish(envelope) => {
-                pipe.cmd("PUBLISH")
-                    .arg(shared.events_channel())
-                    .arg(envelope);
-            }
-            Command::Touch { room, users } => {
-                let key = redis_presence::room_key(prefix, room);
-                evalsha(&mut pipe, &scripts.touch, &[&key, &rooms_key]);
-                pipe.arg(&shared.node)
-                    .arg(shared.events_channel())
-                    .arg(&ttl_ms)
-                    .arg(room);
-                for user in users {
-                    pipe.arg(&**user);
-                }
-            }
-            Command::Drop { room, user } => {
-                let key = redis_presence::room_key(prefix, room);
-                evalsha(&mut pipe, &scripts.drop_entry, &[&key]);
-                pipe.arg(&shared.node)
-                    .arg(shared.events_channel())
-                    .arg(room)
-                    .arg(&**user);
-            }
-            Command::Online { room, .. } => {
-                let key = redis_presence::room_key(prefix, room);
-                evalsha(&mut pipe, &scripts.online, &[&key]);
-            }
-            Command::Refresh => {}
-        }
-    }
-    let refresh = if batch.iter().any(|c| matches!(c, Command::Refresh)) {
-        add_refresh(&mut pipe, conn, shared, scripts).await?
-    } else {
-        Vec::new()
-    };
-    let replies: Vec<redis::Value> = if pipe.cmd_iter().next().is_some() {
-        pipe.query_async(conn).await?
-    } else {
-        Vec::new()
-    };
-    let mut replies = replies.into_iter();
-    let mut news = Vec::new();
-    for command in batch.drain(..) {
-        if matches!(command, Command::Refresh) {
-            continue;
-        }
-        let Some(reply) = replies.next() else { break };
-        match command {
-            Command::Touch { room, .. } => {
-                for user in redis::from_redis_value::<Vec<String>>(reply)? {
-                    news.push(("join", room.clone(), user));
-                }
-            }
-            Command::Drop { room, user } => {
-                if redis::from_redis_value::<i64>(reply)? == 1 {
-                    news.push(("leave", room, user.to_string()));
-                }
-            }
-            Command::Online {
-                reply: reply_to, ..
-            } => {
-                let _ = reply_to.send(redis::from_redis_value::<Vec<String>>(reply)?);
-            }
-            Command::Publish(_) | Command::Refresh => {}
-        }
-    }
-    for (then, reply) in refresh.into_iter().zip(replies) {
-        let (kind, room) = match then {
-            Then::AnnounceJoins(room) => ("join", room),
-            Then::AnnounceLeaves(room) => ("leave", room),
-        };
-        for user in redis::from_redis_value::<Vec<String>>(reply)? {
-            news.push((kind, room.clone(), user));
-        }
-    }
-    // The scripts published the news to the other nodes; this node's users hear it here.
-    for (kind, room, user) in news {
-        shared.hub.announce(kind, &room, &user);
-    }
-    Ok(())
-}
-
-/// Adds to `pipe` the refresh of this node's entries (one script call per room) and the
-/// reaping of every room with presence entries.
-async fn add_refresh(
-    pipe: &mut redis::Pipeline,
-    conn: &mut MultiplexedConnection,
-    shared: &Shared,
-    scripts: &Scripts,
-) -> redis::RedisResult<Vec<Then>> {
-    let mut then = Vec::new();
-    let prefix = &shared.options.prefix;
-    let ttl_ms = shared.options.presence_ttl.as_millis().to_string();
-    let rooms_key = redis_presence::rooms_key(prefix);
-    let mut mine: BTreeMap<String, Vec<Arc<str>>> = BTreeMap::new();
-    for (room, user) in shared.hub.presence() {
-        mine.entry(room).or_default().push(user);
-    }
-    for (room, users) in mine {
-        let key = redis_presence::room_key(prefix, &room);
-        evalsha(pipe, &scripts.touch, &[&key, &rooms_key]);
-        pipe.arg(&shared.node)
-            .arg(shared.events_channel())
-            .arg(&ttl_ms)
-            .arg(&room);
-        for user in &users {
-            pipe.arg(&**user);
-        }
-        then.push(Then::AnnounceJoins(room));
-    }
-    let rooms: Vec<String> = redis::cmd("SMEMBERS")
-        .arg(&rooms_key)
-        .query_async(conn)
-        .await?;
-    for room in rooms {
-        let key = redis_presence::room_key(prefix, &room);
-        evalsha(pipe, &scripts.reap, &[&key, &rooms_key]);
-        pipe.arg(&shared.node)
-            .arg(shared.events_channel())
-            .arg(&room);
-        then.push(Then::AnnounceLeaves(room));
-    }
-    Ok(then)
 }
 
 /// Asks for a presence refresh every third of the TTL.
