@@ -48,12 +48,23 @@ impl Sequencer {
             return;
         };
         let now = Instant::now();
-        let order = rooms.entry(room.to_owned()).or_insert_with(|| RoomOrder {
-            next: if seq == 1 { 1 } else { 0 },
-            held: BTreeMap::new(),
-            holding_since: None,
-            last_seen: now,
-        });
+        // The room's name is copied only the first time (this runs for every message).
+        if !rooms.contains_key(room) {
+            rooms.insert(
+                room.to_owned(),
+                RoomOrder {
+                    next: if seq == 1 { 1 } else { 0 },
+                    held: BTreeMap::new(),
+                    holding_since: None,
+                    last_seen: now,
+                },
+            );
+        }
+        let Some(order) = rooms.get_mut(room) else {
+            // Inserted just above; were it not, the message still goes out.
+            self.hub.broadcast(room, &frame, Importance::Essential);
+            return;
+        };
         order.last_seen = now;
         if order.next == 0 || seq > order.next {
             order.held.insert(seq, (frame, now));
