@@ -78,7 +78,11 @@ pub fn same_origin(req: &HttpRequest) -> bool {
     else {
         return true;
     };
-    let host = req.connection_info().host().to_owned();
+    origin_is_host(origin, req.connection_info().host())
+}
+
+/// Whether an `Origin` (`scheme://host[:port]`) names `host` (`host[:port]`).
+pub fn origin_is_host(origin: &str, host: &str) -> bool {
     origin
         .split_once("://")
         .is_some_and(|(_, rest)| rest.trim_end_matches('/') == host)

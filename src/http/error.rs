@@ -65,6 +65,15 @@ impl ApiError {
             other => other.to_string(),
         }
     }
+
+    /// The contract's error shape: `{"error": {"code", "message", "field"?}}`.
+    fn body(&self) -> serde_json::Value {
+        let mut body = json!({"error": {"code": self.code(), "message": self.public_message()}});
+        if let ApiError::Invalid(v) = self {
+            body["error"]["field"] = json!(v.field);
+        }
+        body
+    }
 }
 
 impl ResponseError for ApiError {
@@ -89,11 +98,7 @@ impl ResponseError for ApiError {
         if status.is_server_error() {
             tracing::error!(error = %self, "request failed");
         }
-        let mut body = json!({"error": {"code": self.code(), "message": self.public_message()}});
-        if let ApiError::Invalid(v) = self {
-            body["error"]["field"] = json!(v.field);
-        }
-        let mut response = HttpResponse::build(status).json(body);
+        let mut response = HttpResponse::build(status).json(self.body());
         if let ApiError::RateLimited { retry_after_secs } = self
             && let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string())
         {
@@ -163,8 +168,7 @@ impl ApiError {
     /// actix-http before any response was written (a refused WebSocket handshake).
     pub fn to_http1(&self) -> Vec<u8> {
         let status = self.status_code();
-        let body =
-            json!({"error": {"code": self.code(), "message": self.public_message()}}).to_string();
+        let body = self.body().to_string();
         format!(
             "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
              connection: close\r\n\r\n{body}",

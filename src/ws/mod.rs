@@ -146,9 +146,7 @@ fn origin_allowed(head: &actix_http::RequestHead, allowed: &[String]) -> bool {
             .or_else(|| header("host"))
             .unwrap_or_default()
             .trim();
-        origin
-            .split_once("://")
-            .is_some_and(|(_, rest)| rest.trim_end_matches('/') == host)
+        crate::front::session::origin_is_host(origin, host)
     } else {
         allowed
             .iter()
