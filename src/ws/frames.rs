@@ -114,7 +114,12 @@ pub fn online_users(room: &str, users: &[String]) -> Bytes {
 
 /// `join`, `leave` or `typing` about `sender`.
 pub fn event(kind: &str, room: &str, sender: &str) -> Bytes {
-    text_frame(json!({"type": kind, "room": room, "sender": sender}).to_string())
+    text_frame(event_json(kind, room, sender))
+}
+
+/// The JSON text of [`event`] (what a bus carries to other nodes).
+pub fn event_json(kind: &str, room: &str, sender: &str) -> String {
+    json!({"type": kind, "room": room, "sender": sender}).to_string()
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::bus::Bus;
 use super::frames;
 use super::hub::{Hub, Importance};
-use super::redis_commands::{Command, backoff, run_commands};
+use super::redis_commands::{Command, connect_retrying, run_commands};
 use super::sequencer::{ORDER_WAIT, Sequencer};
 use super::socket::text_frame;
 use crate::domain::Message;
@@ -142,32 +142,31 @@ impl RedisBus {
 impl Bus for RedisBus {
     fn publish_chat(&self, message: &Message) {
         let json = frames::chat_json(message);
-        let frame = text_frame(json.clone());
         let seq = message.seq.max(0) as u64;
         if self.up() {
-            self.shared.order.offer(&message.room, seq, frame);
             let envelope = self
                 .shared
                 .envelope("chat", &message.room, &seq.to_string(), &json);
+            self.shared
+                .order
+                .offer(&message.room, seq, text_frame(json));
             self.send(Command::Publish(envelope));
         } else {
             self.shared
                 .hub
-                .broadcast(&message.room, &frame, Importance::Essential);
+                .broadcast(&message.room, &text_frame(json), Importance::Essential);
         }
     }
 
     fn publish_typing(&self, room: &str, sender: &str) {
-        let json =
-            serde_json::json!({"type": "typing", "room": room, "sender": sender}).to_string();
-        self.shared.hub.broadcast_from(
-            room,
-            sender,
-            &text_frame(json.clone()),
-            Importance::Droppable,
-        );
-        if self.up() {
-            let envelope = self.shared.envelope("typing", room, sender, &json);
+        let json = frames::event_json("typing", room, sender);
+        let envelope = self
+            .up()
+            .then(|| self.shared.envelope("typing", room, sender, &json));
+        self.shared
+            .hub
+            .broadcast_from(room, sender, &text_frame(json), Importance::Droppable);
+        if let Some(envelope) = envelope {
             self.send(Command::Publish(envelope));
         }
     }
@@ -231,26 +230,13 @@ async fn order_timer(shared: &Shared) {
 
 async fn subscriber(client: redis::Client, shared: &Shared) {
     let channel = shared.events_channel();
-    let mut attempt = 0;
     loop {
-        let subscribed = async {
+        let mut pubsub = connect_retrying(shared, &shared.subscribed, "subscribe", || async {
             let mut pubsub = client.get_async_pubsub().await?;
-            pubsub.subscribe(&channel).await?;
-            redis::RedisResult::Ok(pubsub)
-        }
+            pubsub.subscribe(channel).await?;
+            Ok(pubsub)
+        })
         .await;
-        let mut pubsub = match subscribed {
-            Ok(pubsub) => pubsub,
-            Err(e) => {
-                shared.set(&shared.subscribed, false);
-                tracing::warn!(error = %e, "Redis bus: cannot subscribe");
-                tokio::time::sleep(backoff(attempt)).await;
-                attempt += 1;
-                continue;
-            }
-        };
-        attempt = 0;
-        shared.set(&shared.subscribed, true);
         tracing::info!("Redis bus: subscribed");
         let mut messages = pubsub.on_message();
         while let Some(msg) = messages.next().await {

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
@@ -32,8 +33,37 @@ pub(super) enum Command {
     Refresh,
 }
 
-pub(super) fn backoff(attempt: u32) -> Duration {
+fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(200u64.saturating_mul(1 << attempt.min(5)))
+}
+
+/// Calls `connect` until it succeeds, with backoff; while it fails, `direction` of the bus
+/// is down.
+pub(super) async fn connect_retrying<T, F, Fut>(
+    shared: &Shared,
+    direction: &AtomicBool,
+    what: &str,
+    connect: F,
+) -> T
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = redis::RedisResult<T>>,
+{
+    let mut attempt = 0;
+    loop {
+        match connect().await {
+            Ok(connected) => {
+                shared.set(direction, true);
+                return connected;
+            }
+            Err(e) => {
+                shared.set(direction, false);
+                tracing::warn!(error = %e, "Redis bus: cannot {what}");
+                tokio::time::sleep(backoff(attempt)).await;
+                attempt += 1;
+            }
+        }
+    }
 }
 
 /// Sends commands to Redis in pipelines, in the order they were queued.
@@ -43,10 +73,9 @@ pub(super) async fn run_commands(
     mut rx: mpsc::Receiver<Command>,
 ) {
     let scripts = Scripts::new();
-    let mut attempt = 0;
     let mut batch = Vec::new();
     loop {
-        let connected = async {
+        let mut conn = connect_retrying(shared, &shared.commands_up, "connect", || async {
             // No response timeout: a slow pipeline (a refresh of many rooms) is not a lost
             // connection, and resending a batch that did run would repeat its effects.
             let config = redis::AsyncConnectionConfig::new().set_response_timeout(None);
@@ -54,21 +83,9 @@ pub(super) async fn run_commands(
                 .get_multiplexed_async_connection_with_config(&config)
                 .await?;
             scripts.load(&mut conn).await?;
-            redis::RedisResult::Ok(conn)
-        }
+            Ok(conn)
+        })
         .await;
-        let mut conn = match connected {
-            Ok(conn) => conn,
-            Err(e) => {
-                shared.set(&shared.commands_up, false);
-                tracing::warn!(error = %e, "Redis bus: cannot connect to publish");
-                tokio::time::sleep(backoff(attempt)).await;
-                attempt += 1;
-                continue;
-            }
-        };
-        attempt = 0;
-        shared.set(&shared.commands_up, true);
         // A batch that met a dead connection (Redis restarted while this node had nothing
         // to send) is sent again on the new one.
         loop {
