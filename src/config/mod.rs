@@ -126,6 +126,8 @@ pub struct WsSettings {
     pub max_rooms: usize,
     /// Messages stored per batch at most.
     pub max_batch: usize,
+    /// Batches stored at once, each for its own share of the rooms (`all` on SQLite: 1).
+    pub save_lanes: usize,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -97,6 +97,14 @@ fn wrong_values_name_their_key() {
         .map(|_| ())
         .unwrap_err();
     assert!(e.to_string().contains("bus.presence_ttl_secs"), "{e}");
+    for lanes in ["0", "65"] {
+        let e = load(&[("CHATAPP__WS__SAVE_LANES", lanes)])
+            .map(|_| ())
+            .unwrap_err();
+        assert!(e.to_string().contains("ws.save_lanes"), "{e}");
+    }
+    let s = load(&[("CHATAPP__WS__SAVE_LANES", "2")]).expect("two lanes");
+    assert_eq!(s.ws.save_lanes, 2);
 }
 
 #[test]

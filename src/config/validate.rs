@@ -66,10 +66,14 @@ impl Settings {
             ("ws.heartbeat_secs", self.ws.heartbeat_secs, 1),
             ("ws.max_rooms", self.ws.max_rooms as u64, 1),
             ("ws.max_batch", self.ws.max_batch as u64, 1),
+            ("ws.save_lanes", self.ws.save_lanes as u64, 1),
         ] {
             if value < min {
                 return Err(invalid(key, format!("must be at least {min}")));
             }
+        }
+        if self.ws.save_lanes > 64 {
+            return Err(invalid("ws.save_lanes", "must be at most 64"));
         }
         if self.ws.client_timeout_secs <= self.ws.heartbeat_secs {
             return Err(invalid(

@@ -129,9 +129,15 @@ impl Application {
                     None => Arc::new(http_store(settings)?),
                 };
                 let metrics = WsMetrics::new(&registry)?;
+                let backend = db.as_ref().map(|db| db.backend());
                 Some(
-                    WsState::start(verifier.clone(), store, metrics, ws_options(settings))
-                        .map_err(|e| anyhow!("the ws role cannot start: {e}"))?,
+                    WsState::start(
+                        verifier.clone(),
+                        store,
+                        metrics,
+                        ws_options(settings, backend),
+                    )
+                    .map_err(|e| anyhow!("the ws role cannot start: {e}"))?,
                 )
             }
             _ => None,

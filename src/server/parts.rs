@@ -9,7 +9,7 @@ use anyhow::{Context, anyhow};
 use super::Role;
 use crate::accounts::{Accounts, LimitSettings, LoginLimits, PasswordHasher, TokenLifetimes};
 use crate::config::Settings;
-use crate::storage::{Db, migrations};
+use crate::storage::{Backend, Db, migrations};
 use crate::tokens::{self, KeyPair, TokenSigner, TokenVerifier};
 use crate::ws::http_store::HttpStoreFactory;
 use crate::ws::{self, ConnLimits, PersistSettings, RedisOptions, WsOptions};
@@ -56,8 +56,15 @@ pub(super) fn http_store(settings: &Settings) -> anyhow::Result<HttpStoreFactory
     Ok(HttpStoreFactory { base, token })
 }
 
-pub(super) fn ws_options(settings: &Settings) -> WsOptions {
+/// `backend` is the database of this process (inside `all`), if any: SQLite writes one
+/// transaction at a time, so more than one save lane would only make lanes wait for its lock.
+pub(super) fn ws_options(settings: &Settings, backend: Option<Backend>) -> WsOptions {
     let ws = &settings.ws;
+    let lanes = if backend == Some(Backend::Sqlite) {
+        1
+    } else {
+        ws.save_lanes
+    };
     WsOptions {
         redis: settings.bus.redis_url.as_ref().map(|url| {
             use secrecy::ExposeSecret;
@@ -79,6 +86,7 @@ pub(super) fn ws_options(settings: &Settings) -> WsOptions {
         queue: ws.queue,
         persist: PersistSettings {
             max_batch: ws.max_batch,
+            lanes,
             retry_delays: vec![
                 std::time::Duration::from_millis(100),
                 std::time::Duration::from_millis(400),
@@ -187,4 +195,26 @@ pub(super) fn signing_key(role: Role, settings: &Settings) -> anyhow::Result<Key
     let pair = tokens::load_signing_key(&path)?;
     tracing::info!(kid = %pair.key_id(), "loaded the token-signing key");
     Ok(pair)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ws_options;
+    use crate::config::Settings;
+    use crate::storage::Backend;
+
+    #[test]
+    fn sqlite_inside_the_process_gets_one_save_lane() {
+        let mut settings = Settings::default();
+        settings.ws.save_lanes = 6;
+        assert_eq!(
+            ws_options(&settings, Some(Backend::Sqlite)).persist.lanes,
+            1
+        );
+        assert_eq!(
+            ws_options(&settings, Some(Backend::Postgres)).persist.lanes,
+            6
+        );
+        assert_eq!(ws_options(&settings, None).persist.lanes, 6);
+    }
 }

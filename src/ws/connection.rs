@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use super::bus::Bus;
 use super::frames::{self, ClientFrame, ErrorCode};
 use super::hub::{ConnId, Hub};
-use super::persister::SaveJob;
+use super::persister::{SaveJob, SaveLanes};
 use super::socket::{Inbound, Outbox, encode};
 use crate::domain::{ClientId, Draft, MAX_CONTENT_CHARS, MessageContent, MessageStore, RoomName};
 
@@ -39,7 +39,7 @@ pub struct Connection {
     pub hub: Arc<Hub>,
     pub bus: Arc<dyn Bus>,
     pub store: Arc<dyn MessageStore>,
-    pub jobs: mpsc::Sender<SaveJob>,
+    pub jobs: SaveLanes,
     pub limits: ConnLimits,
 }
 
@@ -260,6 +260,7 @@ impl Connection {
                 return;
             }
         };
+        let lane = self.jobs.for_room(&room);
         let job = SaveJob {
             draft: Draft {
                 room,
@@ -271,7 +272,7 @@ impl Connection {
             outbox: self.outbox.clone(),
         };
         // Waits when the persister is behind: back-pressure on this sender only.
-        if let Err(mpsc::error::SendError(job)) = self.jobs.send(job).await {
+        if let Err(mpsc::error::SendError(job)) = lane.send(job).await {
             self.reply(frames::error(
                 ErrorCode::NotSaved,
                 "the server is shutting down",

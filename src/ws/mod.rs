@@ -19,7 +19,6 @@ use std::sync::Arc;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use secrecy::SecretString;
-use tokio::sync::mpsc;
 
 pub use bus::{Bus, LocalBus};
 pub use connection::ConnLimits;
@@ -32,7 +31,7 @@ use crate::domain::{MessageStore, StoreFactory};
 use crate::http::ApiError;
 use crate::tokens::{TokenKind, TokenVerifier};
 use connection::Connection;
-use persister::SaveJob;
+use persister::SaveLanes;
 
 /// Close code for a missing, expired, forged or misdirected token.
 pub const CLOSE_UNAUTHORIZED: u16 = 4401;
@@ -48,7 +47,7 @@ pub struct WsState {
     pub bus_up: Option<Arc<std::sync::atomic::AtomicBool>>,
     pub verifier: TokenVerifier,
     pub store: Arc<dyn StoreFactory>,
-    pub jobs: mpsc::Sender<SaveJob>,
+    pub jobs: SaveLanes,
     pub limits: ConnLimits,
     pub queue: usize,
     /// Origins allowed to open a socket; empty: the page's own host only.
@@ -67,7 +66,8 @@ pub struct WsOptions {
 }
 
 impl WsState {
-    /// Builds the hub, joins the bus, and starts the persister on a thread of its own.
+    /// Builds the hub, joins the bus, and starts the persister's lanes on a thread of their
+    /// own.
     pub fn start(
         verifier: TokenVerifier,
         store: Arc<dyn StoreFactory>,
@@ -83,12 +83,26 @@ impl WsState {
             }
             None => (Arc::new(LocalBus(hub.clone())), None),
         };
-        let (jobs, rx) = mpsc::channel(8192);
+        let (jobs, lanes) = SaveLanes::new(options.persist.lanes, 8192);
         let arbiter = actix_rt::Arbiter::new();
         let (factory, persist_bus, persist) = (store.clone(), bus.clone(), options.persist);
         arbiter.spawn_fn(move || {
+            let running: Vec<_> = lanes
+                .into_iter()
+                .map(|rx| {
+                    actix_web::rt::spawn(persister::run(
+                        factory.build(),
+                        rx,
+                        persist_bus.clone(),
+                        metrics.clone(),
+                        persist.clone(),
+                    ))
+                })
+                .collect();
             actix_web::rt::spawn(async move {
-                persister::run(factory.build(), rx, persist_bus, metrics, persist).await;
+                for lane in running {
+                    let _ = lane.await;
+                }
                 actix_rt::Arbiter::current().stop();
             });
         });

@@ -1,9 +1,13 @@
-//! Group commit: one task takes every chat message waiting to be stored, saves them as one
-//! batch, then acknowledges each to its sender and broadcasts the new ones. One batch is in
-//! flight at a time, so this node broadcasts each room's messages in seq order; while a
-//! batch is being stored the next one gathers. A batch the store cannot take is retried
-//! with the same client ids (so a retry never duplicates), then answered with `not_saved`.
+//! Group commit: a lane takes every chat message waiting to be stored, saves them as one
+//! batch, then acknowledges each to its sender and broadcasts the new ones. Each room
+//! belongs to one lane ([`SaveLanes::for_room`]) and a lane has one batch in flight at a
+//! time, so this node broadcasts each room's messages in seq order; while a batch is being
+//! stored the next one gathers. Lanes hold disjoint rooms, so their batches never wait on
+//! each other's room locks and one lane's commit overlaps another's work. A batch the store
+//! cannot take is retried with the same client ids (so a retry never duplicates), then
+//! answered with `not_saved`.
 
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,9 +24,32 @@ pub struct SaveJob {
     pub outbox: Outbox,
 }
 
+/// The queues of the persister's lanes; a room's messages always take the same one.
+#[derive(Clone)]
+pub struct SaveLanes(Arc<[mpsc::Sender<SaveJob>]>);
+
+impl SaveLanes {
+    /// Lanes of `capacity` jobs each, and their receiving ends (one per lane).
+    pub fn new(lanes: usize, capacity: usize) -> (Self, Vec<mpsc::Receiver<SaveJob>>) {
+        let (senders, receivers): (Vec<_>, Vec<_>) =
+            (0..lanes.max(1)).map(|_| mpsc::channel(capacity)).unzip();
+        (Self(senders.into()), receivers)
+    }
+
+    /// The lane of a room: the same on every call (and every node, which does not matter).
+    pub fn for_room(&self, room: &str) -> &mpsc::Sender<SaveJob> {
+        let mut hasher = std::hash::DefaultHasher::new();
+        room.hash(&mut hasher);
+        &self.0[(hasher.finish() % self.0.len() as u64) as usize]
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct PersistSettings {
     pub max_batch: usize,
+    /// Batches stored at once, each for its own share of the rooms (1 on SQLite, which
+    /// writes one transaction at a time anyway).
+    pub lanes: usize,
     /// Pauses before each retry of a batch the store could not take.
     pub retry_delays: Vec<Duration>,
 }
@@ -118,4 +145,37 @@ async fn save_with_retries(
         }
     }
     Err(last.unwrap_or_else(|| StoreUnavailable("no attempt was made".into())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SaveLanes;
+
+    fn lane_of(lanes: &SaveLanes, room: &str) -> usize {
+        let chosen = lanes.for_room(room);
+        lanes
+            .0
+            .iter()
+            .position(|lane| lane.same_channel(chosen))
+            .expect("one of the lanes")
+    }
+
+    #[test]
+    fn a_room_always_takes_the_same_lane_and_rooms_use_every_lane() {
+        let (lanes, _receivers) = SaveLanes::new(4, 8);
+        let mut used = [0usize; 4];
+        for r in 0..200 {
+            let room = format!("room-{r}");
+            let lane = lane_of(&lanes, &room);
+            assert_eq!(lane, lane_of(&lanes, &room));
+            used[lane] += 1;
+        }
+        assert!(used.iter().all(|&n| n >= 20), "rooms per lane: {used:?}");
+    }
+
+    #[test]
+    fn zero_lanes_means_one() {
+        let (lanes, receivers) = SaveLanes::new(0, 8);
+        assert_eq!((lanes.0.len(), receivers.len()), (1, 1));
+    }
 }

@@ -1,11 +1,13 @@
 //! Real-time chat over real sockets: acks after storage, broadcasts, idempotent resends,
 //! presence, typing, bad frames, many clients, slow readers.
 
+use std::collections::HashMap;
+
 use chatapp::server::Role;
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::helpers::{Backend, Ended, TestApp, WsClient, spawn_app};
+use crate::helpers::{Backend, Ended, TestApp, WsClient, spawn_app, spawn_app_with};
 
 pub async fn user(app: &TestApp, name: &str) -> String {
     app.register(name, &format!("{name}'s password")).await;
@@ -239,3 +241,86 @@ both_backends!(
     twenty_clients_times_fifty,
     twenty_clients_fifty_messages_each
 );
+
+/// Rooms are spread over several save lanes (PostgreSQL stores one batch per lane at a
+/// time; SQLite has one lane): every client, in every room at once, sends to each room in
+/// turn; each must receive every room's messages exactly once and in that room's seq order
+/// (1..=clients × each per room), and an ack for each of its own.
+async fn many_rooms_over_save_lanes(backend: Backend) {
+    const CLIENTS: usize = 8;
+    const ROOMS: usize = 6;
+    const EACH: usize = 30;
+    let app = spawn_app_with(Role::All, backend, |s| s.ws.save_lanes = 3).await;
+    let mut tokens = Vec::new();
+    for i in 0..CLIENTS {
+        tokens.push(user(&app, &format!("lane{i}")).await);
+    }
+    let rooms: Vec<String> = (0..ROOMS).map(|r| format!("lane-room-{r}")).collect();
+    for room in &rooms {
+        let mut request = app
+            .client
+            .post(app.url("/api/rooms"))
+            .insert_header(("Authorization", format!("Bearer {}", tokens[0])));
+        request = request.content_type("application/json");
+        let response = request
+            .send_body(json!({ "name": room }).to_string())
+            .await
+            .expect("create room");
+        assert_eq!(response.status().as_u16(), 201);
+    }
+    let mut clients = Vec::new();
+    for token in &tokens {
+        let mut ws = WsClient::connect(&app.address, token).await;
+        for room in &rooms {
+            ws.join(room).await;
+        }
+        clients.push(ws);
+    }
+    let total = CLIENTS * EACH;
+    let tasks: Vec<_> = clients
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut ws)| {
+            let rooms = rooms.clone();
+            actix_web::rt::spawn(async move {
+                for n in 0..EACH {
+                    let room = &rooms[(i + n) % ROOMS];
+                    ws.send(chat(room, &format!("m{i}-{n}"), &format!("c{n}")))
+                        .await;
+                }
+                let mut seqs: HashMap<String, Vec<i64>> = HashMap::new();
+                let (mut received, mut acks) = (0, 0);
+                while received < total || acks < EACH {
+                    let frame = ws.recv().await;
+                    match frame["type"].as_str() {
+                        Some("chat") => {
+                            received += 1;
+                            let room = frame["room"].as_str().expect("room").to_owned();
+                            seqs.entry(room)
+                                .or_default()
+                                .push(frame["seq"].as_i64().expect("seq"));
+                        }
+                        Some("ack") => acks += 1,
+                        Some("join" | "presence" | "leave" | "typing") => {}
+                        _ => panic!("unexpected frame {frame}"),
+                    }
+                }
+                (seqs, acks)
+            })
+        })
+        .collect();
+    // Client i sends its n-th message to room (i + n) % ROOMS, so every room gets
+    // CLIENTS × EACH / ROOMS messages.
+    let per_room = (CLIENTS * EACH / ROOMS) as i64;
+    let expected: Vec<i64> = (1..=per_room).collect();
+    for task in tasks {
+        let (seqs, acks) = task.await.expect("client task");
+        assert_eq!(acks, EACH);
+        assert_eq!(seqs.len(), ROOMS, "messages from every room");
+        for (room, got) in &seqs {
+            assert_eq!(got, &expected, "{room}: every message once, in seq order");
+        }
+    }
+    app.stop().await;
+}
+both_backends!(many_rooms_over_lanes, many_rooms_over_save_lanes);
