@@ -14,6 +14,10 @@
 # database chatapp_bench on it is dropped and created anew.
 #   bench/run.sh twonode --clients 1000 --senders 4 --messages 5000 --window 16
 #
+# `loopback` needs no server: it measures this machine's own ceiling for small frames over
+# loopback sockets (run it next to the others on a machine whose speed varies).
+#   bench/run.sh loopback --threads 2 --frames-per-write 1
+#
 # `twonode` runs `fanout` with those options twice, on one `all` and then on two nodes over
 # Redis (as TWO_NODES=1 does), and reports the second's share of the first's throughput.
 set -euo pipefail
@@ -29,6 +33,10 @@ if [ "${1:-}" = twonode ]; then
     rm -f "$one" "$two"
     echo "scenario: twonode: one node $a deliveries/s, two nodes over Redis $b deliveries/s = $((100 * b / a)) % of one"
     exit 0
+fi
+if [ "${1:-}" = loopback ]; then
+    cargo build --release --quiet -p chatapp-bench
+    exec target/release/chatapp-bench "$@"
 fi
 pg=${PG_URL:-postgres://postgres@127.0.0.1:5432}
 port=${PORT:-18080}

@@ -5,6 +5,7 @@
 mod fanout;
 mod idle;
 mod logins;
+mod loopback;
 mod persist;
 mod rooms;
 mod server;
@@ -69,6 +70,8 @@ enum Scenario {
     Logins(logins::Opts),
     /// Many idle connections: the server's memory per connection
     Idle(idle::Opts),
+    /// No server: small frames over loopback sockets, the machine's own ceiling today
+    Loopback(loopback::Opts),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -83,5 +86,6 @@ fn main() -> anyhow::Result<()> {
         Scenario::Persist(opts) => runtime.block_on(persist::run(&cli.common, opts)),
         Scenario::Logins(opts) => logins::run(&cli.common, opts),
         Scenario::Idle(opts) => runtime.block_on(idle::run(&cli.common, opts)),
+        Scenario::Loopback(opts) => runtime.block_on(loopback::run(opts)),
     }
 }
