@@ -14,7 +14,7 @@ fn decode_part(part: &str) -> Value {
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).expect("base64")).expect("json")
 }
 
-fn now() -> u64 {
+pub fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
@@ -184,13 +184,13 @@ async fn wrong_password_and_unknown_user_look_the_same() {
 }
 
 /// Signs `claims` with `pair` under `header`.
-fn sign(pair: &KeyPair, header: &Header, claims: &Value) -> String {
+pub fn sign(pair: &KeyPair, header: &Header, claims: &Value) -> String {
     let pem = pair.private_pem().expect("pem");
     let key = EncodingKey::from_ed_pem(pem.as_bytes()).expect("key");
     jsonwebtoken::encode(header, claims, &key).expect("sign")
 }
 
-fn claims_for(id: i64, username: &str, aud: &str, exp: u64) -> Value {
+pub fn claims_for(id: i64, username: &str, aud: &str, exp: u64) -> Value {
     json!({"sub": id.to_string(), "username": username, "iat": now() - 10, "exp": exp, "aud": aud, "iss": "chatapp"})
 }
 

@@ -324,3 +324,58 @@ async fn many_rooms_over_save_lanes(backend: Backend) {
     app.stop().await;
 }
 both_backends!(many_rooms_over_lanes, many_rooms_over_save_lanes);
+
+/// A token that outlived its account (the database was replaced, the signing key kept):
+/// its messages are refused with `forbidden`, and nothing of anyone else's is lost with
+/// them, though both are stored in the same moment.
+async fn a_sender_without_an_account_is_refused_alone(backend: Backend) {
+    use chatapp::tokens::load_signing_key;
+    use jsonwebtoken::{Algorithm, Header};
+
+    use crate::auth::{claims_for, now, sign};
+
+    let app = spawn_app(Role::All, backend).await;
+    let alice_token = user(&app, "alice").await;
+    let pair = load_signing_key(&app.data_dir.path().join("jwt_ed25519.pem")).expect("key");
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.kid = Some(pair.key_id());
+    let ghost_token = sign(
+        &pair,
+        &header,
+        &claims_for(987_654, "ghost", "chatapp:access", now() + 600),
+    );
+    let mut alice = WsClient::connect(&app.address, &alice_token).await;
+    alice.join("general").await;
+    let mut ghost = WsClient::connect(&app.address, &ghost_token).await;
+    ghost.join("general").await;
+
+    for n in 0..20 {
+        ghost
+            .send(chat("general", &format!("boo {n}"), &format!("g{n}")))
+            .await;
+        alice
+            .send(chat("general", &format!("hello {n}"), &format!("a{n}")))
+            .await;
+    }
+    for n in 0..20 {
+        let refused = ghost.recv_type("error").await;
+        assert_eq!(refused["code"], "forbidden", "{refused}");
+        assert_eq!(refused["client_id"], format!("g{n}"), "{refused}");
+    }
+    let mut acks = Vec::new();
+    while acks.len() < 20 {
+        acks.push(alice.recv_type("ack").await["seq"].as_i64().expect("seq"));
+    }
+    assert_eq!(acks, (1..=20).collect::<Vec<i64>>());
+    let stored = history(&app, &alice_token, "room=general&limit=100").await;
+    let senders: Vec<&str> = stored
+        .iter()
+        .map(|m| m["sender"].as_str().expect("sender"))
+        .collect();
+    assert_eq!(senders, vec!["alice"; 20]);
+    app.stop().await;
+}
+both_backends!(
+    sender_without_account,
+    a_sender_without_an_account_is_refused_alone
+);
