@@ -14,6 +14,9 @@
 # database chatapp_bench on it is dropped and created anew.
 #   bench/run.sh twonode --clients 1000 --senders 4 --messages 5000 --window 16
 #
+# CHATAPP_BIN=PATH runs that chatapp binary instead of building this tree's (to compare two
+# builds in runs taken turn about on one day, as docs/BENCHMARKS.md does).
+#
 # `loopback` needs no server: it measures this machine's own ceiling for small frames over
 # loopback sockets (run it next to the others on a machine whose speed varies).
 #   bench/run.sh loopback --threads 2 --frames-per-write 1
@@ -41,7 +44,12 @@ fi
 pg=${PG_URL:-postgres://postgres@127.0.0.1:5432}
 port=${PORT:-18080}
 
-cargo build --release --quiet -p chatapp -p chatapp-bench
+if [ -n "${CHATAPP_BIN:-}" ]; then
+    cargo build --release --quiet -p chatapp-bench
+else
+    cargo build --release --quiet -p chatapp -p chatapp-bench
+fi
+chatapp=${CHATAPP_BIN:-target/release/chatapp}
 psql "$pg/postgres" -qc 'DROP DATABASE IF EXISTS chatapp_bench' -c 'CREATE DATABASE chatapp_bench' >/dev/null
 
 work=$(mktemp -d)
@@ -61,7 +69,7 @@ CHATAPP__AUTH__LOGINS_PER_USERNAME_PER_MINUTE=1000000 \
 CHATAPP__WS__FRAMES_PER_SECOND=1000000 \
 CHATAPP__WS__BURST=1000000 \
 RUST_LOG=warn \
-    target/release/chatapp all --bind "127.0.0.1:$port" 2>"$work/server.log" &
+    "$chatapp" all --bind "127.0.0.1:$port" 2>"$work/server.log" &
 server=$!
 until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; do
     kill -0 "$server" || { cat "$work/server.log"; exit 1; }
@@ -76,7 +84,7 @@ if [ -n "${TWO_NODES:-}" ]; then
     CHATAPP__WS__FRAMES_PER_SECOND=1000000 \
     CHATAPP__WS__BURST=1000000 \
     RUST_LOG=warn \
-        target/release/chatapp ws --bind "127.0.0.1:$port2" 2>"$work/server2.log" &
+        "$chatapp" ws --bind "127.0.0.1:$port2" 2>"$work/server2.log" &
     server2=$!
     until curl -sf "http://127.0.0.1:$port2/healthz" | grep -q '"bus":"ok"'; do
         kill -0 "$server2" || { cat "$work/server2.log"; exit 1; }

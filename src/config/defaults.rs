@@ -91,7 +91,7 @@ impl Default for WsSettings {
             client_timeout_secs: 75,
             max_rooms: 100,
             max_batch: 256,
-            save_lanes: 4,
+            save_lanes: 1,
         }
     }
 }

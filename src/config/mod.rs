@@ -127,6 +127,8 @@ pub struct WsSettings {
     /// Messages stored per batch at most.
     pub max_batch: usize,
     /// Batches stored at once, each for its own share of the rooms (`all` on SQLite: 1).
+    /// More than one pays when each batch waits long on the network (front far away); on
+    /// one machine the extra, smaller batches only cost CPU (docs/BENCHMARKS.md).
     pub save_lanes: usize,
 }
 

@@ -7,6 +7,7 @@ mod db;
 mod error;
 pub mod messages;
 pub mod migrations;
+mod prepared;
 pub mod rooms;
 pub mod schema;
 mod url;
@@ -15,6 +16,7 @@ pub mod users;
 pub use conn::{DbConn, write_transaction};
 pub use db::{Db, PooledConn};
 pub use error::StorageError;
+pub(crate) use prepared::Prepared;
 pub use url::{Backend, DbUrl};
 
 use chrono::{NaiveDateTime, SubsecRound, Utc};

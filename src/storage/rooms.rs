@@ -98,11 +98,21 @@ pub fn reserve_seqs_many(
         DbConn::Postgres(pg) => {
             let ids: Vec<i64> = wanted.iter().map(|w| w.0).collect();
             let counts: Vec<i64> = wanted.iter().map(|w| w.1).collect();
-            let rows: Vec<Reserved> = diesel::sql_query(
-                "WITH wanted AS (SELECT unnest($1::int8[]) AS id, unnest($2::int8[]) AS n),                  locked AS MATERIALIZED (SELECT r.id FROM rooms r                      WHERE r.id = ANY($1::int8[]) ORDER BY r.id FOR UPDATE)                  UPDATE rooms SET last_seq = rooms.last_seq + wanted.n                  FROM wanted, locked                  WHERE rooms.id = wanted.id AND locked.id = wanted.id                  RETURNING rooms.id, rooms.last_seq",
-            )
+            let rows: Vec<Reserved> = crate::storage::Prepared::new(&[
+                "WITH wanted AS (SELECT unnest(",
+                "::int8[]) AS id, unnest(",
+                "::int8[]) AS n), \
+                 locked AS MATERIALIZED (SELECT r.id FROM rooms r \
+                     WHERE r.id = ANY(",
+                "::int8[]) ORDER BY r.id FOR UPDATE) \
+                 UPDATE rooms SET last_seq = rooms.last_seq + wanted.n \
+                 FROM wanted, locked \
+                 WHERE rooms.id = wanted.id AND locked.id = wanted.id \
+                 RETURNING rooms.id, rooms.last_seq",
+            ])
             .bind::<Array<BigInt>, _>(&ids)
             .bind::<Array<BigInt>, _>(&counts)
+            .bind::<Array<BigInt>, _>(&ids)
             .load(pg)?;
             for row in rows {
                 let n = wanted.iter().find(|w| w.0 == row.id).map_or(0, |w| w.1);

@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use super::{NewMessage, Saved, StoredMessage};
 use crate::storage::conn::write_transaction;
 use crate::storage::schema::messages;
-use crate::storage::{DbConn, StorageError, now_utc, rooms};
+use crate::storage::{DbConn, Prepared, StorageError, now_utc, rooms};
 
 /// Stores a batch in one transaction (group commit) and reports, in batch order, what
 /// became of each message. A (sender, client_id) already stored — before or earlier in the
@@ -130,13 +130,15 @@ fn find_existing<'a>(
         use diesel::sql_types::{Array, BigInt, Text};
         let senders: Vec<i64> = keys.iter().map(|k| k.0).collect();
         let cids: Vec<&str> = keys.iter().map(|k| k.1).collect();
-        let rows: Vec<StoredMessage> = diesel::sql_query(
+        let rows: Vec<StoredMessage> = Prepared::new(&[
             "SELECT m.id, m.room_id, m.seq, m.sender_id, m.content, m.client_id, m.created_at \
-             FROM unnest($1::int8[], $2::text[]) AS k(sender_id, client_id) \
+             FROM unnest(",
+            "::int8[], ",
+            "::text[]) AS k(sender_id, client_id) \
              CROSS JOIN LATERAL (SELECT * FROM messages \
                  WHERE messages.sender_id = k.sender_id \
                    AND messages.client_id = k.client_id) AS m",
-        )
+        ])
         .bind::<Array<BigInt>, _>(&senders)
         .bind::<Array<Text>, _>(&cids)
         .load(pg)?;
@@ -202,19 +204,23 @@ fn insert_rows(
                 .iter()
                 .map(|(i, _)| batch[*i].client_id.as_deref())
                 .collect();
-            let ids: Vec<Inserted> = diesel::sql_query(
+            let ids: Vec<Inserted> = Prepared::new(&[
                 "INSERT INTO messages (room_id, seq, sender_id, content, client_id, created_at) \
-                 SELECT r, s, u, c, k, $6 \
-                 FROM unnest($1::int8[], $2::int8[], $3::int8[], $4::text[], $5::text[]) \
-                     AS t(r, s, u, c, k) \
+                 SELECT r, s, u, c, k, ",
+                " FROM unnest(",
+                "::int8[], ",
+                "::int8[], ",
+                "::int8[], ",
+                "::text[], ",
+                "::text[]) AS t(r, s, u, c, k) \
                  RETURNING id, room_id, seq",
-            )
+            ])
+            .bind::<Timestamp, _>(at)
             .bind::<Array<BigInt>, _>(&room_ids)
             .bind::<Array<BigInt>, _>(&seqs)
             .bind::<Array<BigInt>, _>(&senders)
             .bind::<Array<Text>, _>(&contents)
             .bind::<Array<Nullable<Text>>, _>(&cids)
-            .bind::<Timestamp, _>(at)
             .load(pg)?;
             // Only the ids come back; the rest is what was sent.
             let by_key: HashMap<(i64, i64), usize> = rows
