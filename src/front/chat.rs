@@ -1,9 +1,10 @@
 //! The chat service behind `front`'s REST API and internal save route: room look-ups
 //! (cached: rooms are never renamed or deleted), history, and saving drafts from `ws`.
-//! On PostgreSQL `messages` has no foreign keys (they cost half of its time per message), so
-//! this is where a sender is checked: found once, remembered (users are never deleted).
+//! A sender is checked before their first message is stored: a token can outlive its account
+//! (a database replaced, the signing key kept), and such a message must be refused alone
+//! rather than fail the batch it shares with others on a foreign key.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use crate::domain::{ClientId, Draft, Message, MessageContent, SaveOutcome};
@@ -14,7 +15,8 @@ use crate::storage::{Db, StorageError, rooms, users};
 pub struct ChatService {
     db: Db,
     room_ids: Arc<RwLock<HashMap<String, i64>>>,
-    senders: Arc<RwLock<HashSet<i64>>>,
+    /// Senders found, by id, with their usernames (users are never deleted or renamed).
+    senders: Arc<RwLock<HashMap<i64, String>>>,
 }
 
 impl ChatService {
@@ -22,25 +24,26 @@ impl ChatService {
         Self {
             db,
             room_ids: Arc::new(RwLock::new(HashMap::new())),
-            senders: Arc::new(RwLock::new(HashSet::new())),
+            senders: Arc::new(RwLock::new(HashMap::new())),
         }
     }
 
-    /// Whether the user a token names has an account (a token outlives a wiped database
-    /// when the signing key is kept).
-    async fn sender_exists(&self, id: i64) -> Result<bool, StorageError> {
-        if self.senders.read().is_ok_and(|known| known.contains(&id)) {
-            return Ok(true);
+    /// Whether the user a token names has an account under the token's username (after a
+    /// database is replaced, a new account can have a stale token's id).
+    async fn sender_exists(&self, id: i64, username: &str) -> Result<bool, StorageError> {
+        if let Ok(known) = self.senders.read()
+            && let Some(name) = known.get(&id)
+        {
+            return Ok(name == username);
         }
-        let found = self
-            .db
-            .run(move |conn| users::find_by_id(conn, id))
-            .await?
-            .is_some();
-        if found && let Ok(mut known) = self.senders.write() {
-            known.insert(id);
+        let Some(user) = self.db.run(move |conn| users::find_by_id(conn, id)).await? else {
+            return Ok(false);
+        };
+        let matches = user.username == username;
+        if let Ok(mut known) = self.senders.write() {
+            known.insert(id, user.username);
         }
-        Ok(found)
+        Ok(matches)
     }
 
     pub fn db(&self) -> &Db {
@@ -157,7 +160,7 @@ impl ChatService {
         let Some(room_id) = self.room_id(&draft.room).await? else {
             return reject("not_found", format!("no room named {:?}", draft.room));
         };
-        if !self.sender_exists(draft.sender_id).await? {
+        if !self.sender_exists(draft.sender_id, &draft.sender).await? {
             return reject(
                 "forbidden",
                 "the token names a user who has no account here; sign in again".into(),

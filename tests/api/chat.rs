@@ -326,8 +326,9 @@ async fn many_rooms_over_save_lanes(backend: Backend) {
 both_backends!(many_rooms_over_lanes, many_rooms_over_save_lanes);
 
 /// A token that outlived its account (the database was replaced, the signing key kept):
-/// its messages are refused with `forbidden`, and nothing of anyone else's is lost with
-/// them, though both are stored in the same moment.
+/// its messages are refused with `forbidden` (also when its id now belongs to someone
+/// else), and nothing of anyone else's is lost with them, though both are stored in the
+/// same moment.
 async fn a_sender_without_an_account_is_refused_alone(backend: Backend) {
     use chatapp::tokens::load_signing_key;
     use jsonwebtoken::{Algorithm, Header};
@@ -344,10 +345,26 @@ async fn a_sender_without_an_account_is_refused_alone(backend: Backend) {
         &header,
         &claims_for(987_654, "ghost", "chatapp:access", now() + 600),
     );
+    // After a database is replaced, a stale token's id can belong to someone new.
+    let bob_id = app.register("bob", "bob's password").await;
+    let impostor_token = sign(
+        &pair,
+        &header,
+        &claims_for(bob_id, "mallory", "chatapp:access", now() + 600),
+    );
     let mut alice = WsClient::connect(&app.address, &alice_token).await;
     alice.join("general").await;
     let mut ghost = WsClient::connect(&app.address, &ghost_token).await;
     ghost.join("general").await;
+    let mut impostor = WsClient::connect(&app.address, &impostor_token).await;
+    impostor.join("general").await;
+    impostor.send(chat("general", "it's me", "i0")).await;
+    let refused = impostor.recv_type("error").await;
+    assert_eq!(
+        (refused["code"].as_str(), refused["client_id"].as_str()),
+        (Some("forbidden"), Some("i0")),
+        "{refused}"
+    );
 
     for n in 0..20 {
         ghost

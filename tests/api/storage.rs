@@ -48,8 +48,6 @@ async fn migrations_from_empty_and_again(backend: Backend) {
     if backend == Backend::Postgres {
         // PostgreSQL finds stored client ids through the (sender, client id) key alone.
         expected.push("2026-11-25-000002_drop_client_id_index".to_string());
-        // The writer checks rooms and senders itself (docs/storage.md).
-        expected.push("2026-12-01-000000_messages_checked_by_the_writer".to_string());
     }
     assert_eq!(
         migrations::pending(&mut conn).unwrap().len(),
