@@ -1,7 +1,8 @@
 //! Statements of constant text that diesel keeps prepared on each PostgreSQL connection.
-//! `diesel::sql_query` never is, so PostgreSQL parsed and planned the save path's three
-//! statements on every batch: with many small batches (the `rooms` benchmark) that was about
-//! two fifths of its time. Prepared once per connection, each is only bound and run.
+//! `diesel::sql_query` never is, so PostgreSQL parsed the save path's three statements on
+//! every batch (3 % of the machine in the `rooms` benchmark, with its many small batches).
+//! Prepared once per connection, each is parsed once; the session's forced custom plans
+//! (`storage::conn`) still plan it on every call.
 
 use std::marker::PhantomData;
 
