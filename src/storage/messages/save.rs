@@ -193,8 +193,9 @@ fn insert_rows(
     match conn {
         DbConn::Postgres(pg) => {
             // One statement of constant text whatever the batch size: the rows travel as
-            // arrays. A multi-row VALUES list had PostgreSQL parse and plan six expressions
-            // per row, every batch (a third of its CPU in the persist benchmark).
+            // arrays. A multi-row VALUES list had PostgreSQL parse six expressions per row
+            // on every batch (`base_yyparse` and `copyObjectImpl` led its profile in the
+            // persist benchmark).
             use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamp};
             let room_ids: Vec<i64> = rows.iter().map(|(i, _)| batch[*i].room_id).collect();
             let seqs: Vec<i64> = rows.iter().map(|(_, seq)| *seq).collect();
