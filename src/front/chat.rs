@@ -4,7 +4,7 @@
 //! (a database replaced, the signing key kept), and such a message must be refused alone
 //! rather than fail the batch it shares with others on a foreign key.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
 
 use crate::domain::{ClientId, Draft, Message, MessageContent, SaveOutcome};
@@ -28,22 +28,37 @@ impl ChatService {
         }
     }
 
-    /// Whether the user a token names has an account under the token's username (after a
-    /// database is replaced, a new account can have a stale token's id).
-    async fn sender_exists(&self, id: i64, username: &str) -> Result<bool, StorageError> {
-        if let Ok(known) = self.senders.read()
-            && let Some(name) = known.get(&id)
-        {
-            return Ok(name == username);
+    /// The usernames of a batch's senders that have an account: those seen before from
+    /// memory, the others with one query (a miss is not remembered: after a database is
+    /// replaced, someone may yet register under that id).
+    async fn sender_names(&self, drafts: &[Draft]) -> Result<HashMap<i64, String>, StorageError> {
+        let ids: BTreeSet<i64> = drafts.iter().map(|d| d.sender_id).collect();
+        let mut names = HashMap::with_capacity(ids.len());
+        let mut unknown = Vec::new();
+        match self.senders.read() {
+            Ok(known) => {
+                for id in ids {
+                    match known.get(&id) {
+                        Some(name) => {
+                            names.insert(id, name.clone());
+                        }
+                        None => unknown.push(id),
+                    }
+                }
+            }
+            Err(_) => unknown.extend(ids),
         }
-        let Some(user) = self.db.run(move |conn| users::find_by_id(conn, id)).await? else {
-            return Ok(false);
-        };
-        let matches = user.username == username;
-        if let Ok(mut known) = self.senders.write() {
-            known.insert(id, user.username);
+        if !unknown.is_empty() {
+            let found = self
+                .db
+                .run(move |conn| users::usernames(conn, &unknown))
+                .await?;
+            if let Ok(mut known) = self.senders.write() {
+                known.extend(found.iter().map(|(id, name)| (*id, name.clone())));
+            }
+            names.extend(found);
         }
-        Ok(matches)
+        Ok(names)
     }
 
     pub fn db(&self) -> &Db {
@@ -93,8 +108,9 @@ impl ChatService {
     pub async fn save(&self, drafts: Vec<Draft>) -> Result<Vec<SaveOutcome>, StorageError> {
         let mut outcomes: Vec<Option<SaveOutcome>> = vec![None; drafts.len()];
         let mut to_store: Vec<(usize, NewMessage)> = Vec::with_capacity(drafts.len());
+        let senders = self.sender_names(&drafts).await?;
         for (i, draft) in drafts.iter().enumerate() {
-            match self.prepare(draft).await? {
+            match self.prepare(draft, &senders).await? {
                 Ok(new) => to_store.push((i, new)),
                 Err(rejected) => outcomes[i] = Some(rejected),
             }
@@ -137,10 +153,12 @@ impl ChatService {
             .collect())
     }
 
-    /// Checks a draft and resolves its room; a refusal is its outcome.
+    /// Checks a draft (its sender against `senders`, from [`Self::sender_names`]) and
+    /// resolves its room; a refusal is its outcome.
     async fn prepare(
         &self,
         draft: &Draft,
+        senders: &HashMap<i64, String>,
     ) -> Result<Result<NewMessage, SaveOutcome>, StorageError> {
         let reject = |code: &str, message: String| {
             Ok(Err(SaveOutcome::Rejected {
@@ -160,7 +178,9 @@ impl ChatService {
         let Some(room_id) = self.room_id(&draft.room).await? else {
             return reject("not_found", format!("no room named {:?}", draft.room));
         };
-        if !self.sender_exists(draft.sender_id, &draft.sender).await? {
+        // A token names its user by id and username; after a database is replaced, the id
+        // may be gone or belong to someone new.
+        if senders.get(&draft.sender_id) != Some(&draft.sender) {
             return reject(
                 "forbidden",
                 "the token names a user who has no account here; sign in again".into(),

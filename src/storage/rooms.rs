@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::rooms;
-use super::{DbConn, StorageError};
+use super::{DbConn, Prepared, StorageError};
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
 #[diesel(table_name = rooms)]
@@ -98,7 +98,7 @@ pub fn reserve_seqs_many(
         DbConn::Postgres(pg) => {
             let ids: Vec<i64> = wanted.iter().map(|w| w.0).collect();
             let counts: Vec<i64> = wanted.iter().map(|w| w.1).collect();
-            let rows: Vec<Reserved> = crate::storage::Prepared::new(&[
+            let rows: Vec<Reserved> = Prepared::new(&[
                 "WITH wanted AS (SELECT unnest(",
                 "::int8[]) AS id, unnest(",
                 "::int8[]) AS n), \

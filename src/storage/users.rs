@@ -52,6 +52,24 @@ pub fn find_by_id(conn: &mut DbConn, id: i64) -> Result<Option<User>, StorageErr
         .optional()?)
 }
 
+/// The usernames of those of these ids that have an account.
+pub fn usernames(
+    conn: &mut DbConn,
+    ids: &[i64],
+) -> Result<std::collections::HashMap<i64, String>, StorageError> {
+    let mut found = std::collections::HashMap::with_capacity(ids.len());
+    // SQLite caps bound variables per statement.
+    for chunk in ids.chunks(400) {
+        found.extend(
+            users::table
+                .filter(users::id.eq_any(chunk))
+                .select((users::id, users::username))
+                .load::<(i64, String)>(conn)?,
+        );
+    }
+    Ok(found)
+}
+
 pub fn count(conn: &mut DbConn) -> Result<i64, StorageError> {
     Ok(users::table.count().get_result(conn)?)
 }
