@@ -1,7 +1,10 @@
 //! The `auth` role: the JSON API under `/auth/api` that registers users and issues tokens.
 //! It alone holds the signing key.
 
+mod in_process;
 mod routes;
+
+pub use in_process::DirectAuth;
 
 use std::sync::Arc;
 

@@ -5,6 +5,7 @@ use anyhow::Context;
 
 use super::demo_data::{self, ROOMS, USER_COUNT};
 use crate::config::Settings;
+use crate::domain::MessageContent;
 use crate::storage::messages::{self, NewMessage};
 use crate::storage::{Db, DbConn, StorageError, now_utc, rooms, users};
 
@@ -105,18 +106,20 @@ fn seed_room(
     count: usize,
     user_ids: &[i64],
 ) -> Result<usize, StorageError> {
-    let batch: Vec<_> = demo_data::conversation(index, count, now_utc())
+    let batch = demo_data::conversation(index, count, now_utc())
         .into_iter()
         .map(|m| {
+            let content = MessageContent::parse(&m.content)
+                .map_err(|e| StorageError::Internal(format!("demo message: {e}")))?;
             let msg = NewMessage {
                 room_id,
                 sender_id: user_ids[m.user - 1],
-                content: m.content,
+                content,
                 client_id: None,
             };
-            (msg, m.at)
+            Ok((msg, m.at))
         })
-        .collect();
+        .collect::<Result<Vec<_>, StorageError>>()?;
     messages::import_into_empty_room(conn, room_id, &batch)
 }
 

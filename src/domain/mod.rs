@@ -1,11 +1,15 @@
-//! Types and validation shared by every role. No I/O here.
+//! Types and validation shared by every role, and the traits through which one role uses
+//! another. No I/O here.
 
+mod draft;
 mod error;
+mod event;
 mod message;
 mod names;
-mod store;
+pub mod services;
 
+pub use draft::{Change, Draft, RejectCode, Rejection, SaveOutcome};
 pub use error::ValidationError;
+pub use event::{EventKind, RoomEvent};
 pub use message::{ClientId, MAX_CONTENT_CHARS, Message, MessageContent};
 pub use names::{Password, RoomName, Username};
-pub use store::{Draft, MessageStore, SaveOutcome, StoreFactory, StoreUnavailable};

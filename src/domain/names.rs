@@ -62,11 +62,39 @@ impl std::fmt::Debug for Password {
 }
 
 /// A room name: 1–64 of `[a-z0-9_-]`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(try_from = "String", into = "String")]
 pub struct RoomName(String);
+
+impl TryFrom<String> for RoomName {
+    type Error = ValidationError;
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        Self::check(&raw)?;
+        Ok(Self(raw))
+    }
+}
+
+impl From<RoomName> for String {
+    fn from(r: RoomName) -> Self {
+        r.0
+    }
+}
+
+impl std::fmt::Display for RoomName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 impl RoomName {
     pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        Self::check(raw)?;
+        Ok(Self(raw.to_owned()))
+    }
+
+    fn check(raw: &str) -> Result<(), ValidationError> {
         if raw.is_empty() || raw.len() > 64 {
             return Err(ValidationError::new(
                 "name",
@@ -82,7 +110,7 @@ impl RoomName {
                 "may contain only lower-case letters, digits, '_' and '-'",
             ));
         }
-        Ok(Self(raw.to_owned()))
+        Ok(())
     }
 
     pub fn as_str(&self) -> &str {

@@ -5,10 +5,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::auth_client::AuthApi;
 use super::chat::ChatService;
-use super::presence::PresenceSource;
 use super::session::{CurrentUser, authenticate};
+use crate::domain::services::{AuthApi, PresenceApi};
 use crate::domain::{Draft, RoomName, ValidationError};
 use crate::http::ApiError;
 use crate::storage::messages::Cursor;
@@ -22,19 +21,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/rooms", web::get().to(list_rooms))
             .route("/rooms", web::post().to(create_room))
             .route("/chat/chat_history", web::get().to(history))
+            .route("/chat/events", web::get().to(events))
             .route("/presence", web::get().to(presence))
             .route("/internal/rooms/{name}", web::get().to(internal_room))
-            .service(
-                web::resource("/messages/save_message")
-                    .app_data(
-                        web::JsonConfig::default()
-                            .limit(4 << 20)
-                            .error_handler(|e, _| {
-                                ApiError::BadRequest(format!("malformed JSON body: {e}")).into()
-                            }),
-                    )
-                    .route(web::post().to(save_message)),
-            ),
+            .route("/messages/save_message", web::post().to(save_message)),
     );
 }
 
@@ -169,6 +159,34 @@ async fn history(
 }
 
 #[derive(Deserialize)]
+struct EventsQuery {
+    room: Option<String>,
+    after: Option<String>,
+    limit: Option<String>,
+}
+
+/// `GET /api/chat/events?room=R&after=S&limit=N`: the room's events after seq S, gapless.
+async fn events(
+    _user: CurrentUser,
+    chat: web::Data<ChatService>,
+    query: web::Query<EventsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let room = query
+        .room
+        .as_deref()
+        .ok_or_else(|| ValidationError::new("room", "is required"))?;
+    let after = number("after", &query.after, 0, i64::MAX)?.unwrap_or(0);
+    let limit = number("limit", &query.limit, 1, 500)?.unwrap_or(200);
+    let room_id = chat
+        .room_id(room)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no room named {room:?}")))?;
+    let page = chat.events(room_id, room, after, limit).await?;
+    Ok(HttpResponse::Ok()
+        .json(json!({"room": room, "events": page.events, "last_seq": page.last_seq})))
+}
+
+#[derive(Deserialize)]
 struct PresenceQuery {
     room: Option<String>,
 }
@@ -176,7 +194,7 @@ struct PresenceQuery {
 async fn presence(
     _user: CurrentUser,
     chat: web::Data<ChatService>,
-    source: web::Data<PresenceSource>,
+    source: web::Data<dyn PresenceApi>,
     query: web::Query<PresenceQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let room = query
@@ -186,10 +204,10 @@ async fn presence(
     if chat.room_id(room).await?.is_none() {
         return Err(ApiError::NotFound(format!("no room named {room:?}")));
     }
-    let users = source
-        .users(room)
-        .await
-        .map_err(|e| ApiError::Unavailable(e.0))?;
+    let users = source.users(room).await.map_err(|e| {
+        tracing::warn!(error = %e, "presence is unavailable");
+        ApiError::Unavailable("presence is unavailable right now".into())
+    })?;
     Ok(HttpResponse::Ok().json(json!({"room": room, "users": users})))
 }
 
@@ -204,16 +222,33 @@ enum SaveBody {
     One(Draft),
 }
 
-/// `POST /api/messages/save_message`: `ws` stores a batch (or one message) in one
-/// transaction. Only the service credential is accepted.
+/// The largest save request `ws` sends (a batch of at most 1000 drafts).
+const MAX_SAVE_BODY: usize = 4 << 20;
+
+/// `POST /api/messages/save_message`: `ws` stores a batch (or one draft), each draft
+/// independently of the others' faults. Only the service credential is accepted, and it
+/// is checked before a byte of the body is read.
 async fn save_message(
     req: HttpRequest,
     chat: web::Data<ChatService>,
     token: web::Data<InternalToken>,
-    body: web::Json<SaveBody>,
+    mut payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    use futures_util::StreamExt;
     check_service_credential(&req, &token)?;
-    let drafts = match body.into_inner() {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("reading the body: {e}")))?;
+        if body.len() + chunk.len() > MAX_SAVE_BODY {
+            return Err(ApiError::PayloadTooLarge(format!(
+                "a save request may be at most {MAX_SAVE_BODY} bytes"
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let body: SaveBody = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("not a batch of drafts: {e}")))?;
+    let drafts = match body {
         SaveBody::Batch { messages } => messages,
         SaveBody::One(draft) => vec![draft],
     };
@@ -237,7 +272,7 @@ async fn internal_room(
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     check_service_credential(&req, &token)?;
-    match chat.room_id(&name).await? {
+    match chat.room_id(name.as_str()).await? {
         Some(id) => Ok(HttpResponse::Ok().json(json!({"id": id, "name": name.as_str()}))),
         None => Err(ApiError::NotFound(format!(
             "no room named {:?}",

@@ -1,5 +1,7 @@
 //! Static files (`/static/...`), compiled into the binary. nginx may serve the same files
 //! from `static/` on disk; either way they are cached long, since page URLs carry a version.
+//! The chat page's JavaScript is ES modules: `app.js` imports the others with its own
+//! `?v=`, so every file the page loads is versioned (see `static/js/app.js`).
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
@@ -11,14 +13,44 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../static/css/app.css"),
     ),
     (
+        "js/api.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/js/api.js"),
+    ),
+    (
+        "js/app.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/js/app.js"),
+    ),
+    (
+        "js/backoff.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/js/backoff.js"),
+    ),
+    (
+        "js/catch_up.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/js/catch_up.js"),
+    ),
+    (
         "js/chat_view.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../static/js/chat_view.js"),
     ),
     (
-        "js/ws_client.js",
+        "js/connection.js",
         "text/javascript; charset=utf-8",
-        include_bytes!("../../static/js/ws_client.js"),
+        include_bytes!("../../static/js/connection.js"),
+    ),
+    (
+        "js/outbox.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/js/outbox.js"),
+    ),
+    (
+        "js/room_log.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/js/room_log.js"),
     ),
 ];
 

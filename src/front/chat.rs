@@ -7,7 +7,11 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
 
-use crate::domain::{ClientId, Draft, Message, MessageContent, SaveOutcome};
+use crate::domain::services::{Connector, EventStore, Unavailable};
+use crate::domain::{
+    Change, Draft, Message, RejectCode, Rejection, RoomEvent, RoomName, SaveOutcome,
+};
+use crate::storage::events::{self, EventPage};
 use crate::storage::messages::{self, Cursor, NewMessage, Saved};
 use crate::storage::{Db, StorageError, rooms, users};
 
@@ -104,123 +108,151 @@ impl ChatService {
             .await
     }
 
-    /// Stores a batch of drafts in one transaction; one outcome per draft, in order.
+    /// A page of the room's events feed.
+    pub async fn events(
+        &self,
+        room_id: i64,
+        room: &str,
+        after: i64,
+        limit: i64,
+    ) -> Result<EventPage, StorageError> {
+        let room = room.to_owned();
+        self.db
+            .run(move |conn| events::after(conn, room_id, &room, after, limit))
+            .await
+    }
+
+    /// Stores a batch of drafts, each independently of the others' faults; one outcome
+    /// per draft, in order. `Err` only when the database cannot be reached.
     pub async fn save(&self, drafts: Vec<Draft>) -> Result<Vec<SaveOutcome>, StorageError> {
         let mut outcomes: Vec<Option<SaveOutcome>> = vec![None; drafts.len()];
-        let mut to_store: Vec<(usize, NewMessage)> = Vec::with_capacity(drafts.len());
         let senders = self.sender_names(&drafts).await?;
-        for (i, draft) in drafts.iter().enumerate() {
-            match self.prepare(draft, &senders).await? {
-                Ok(new) => to_store.push((i, new)),
-                Err(rejected) => outcomes[i] = Some(rejected),
+        // Per stored draft: its index, room and sender name, for the events it becomes.
+        let mut stored: Vec<(usize, RoomName, String)> = Vec::with_capacity(drafts.len());
+        let mut batch: Vec<NewMessage> = Vec::with_capacity(drafts.len());
+        for (i, draft) in drafts.into_iter().enumerate() {
+            match self.prepare(&draft, &senders).await? {
+                Ok(room_id) => {
+                    let Draft {
+                        room,
+                        sender_id,
+                        sender,
+                        client_id,
+                        change: Change::Chat { content },
+                    } = draft;
+                    batch.push(NewMessage {
+                        room_id,
+                        sender_id,
+                        content,
+                        client_id: Some(client_id),
+                    });
+                    stored.push((i, room, sender));
+                }
+                Err(reason) => outcomes[i] = Some(SaveOutcome::Rejected { reason }),
             }
         }
-        if !to_store.is_empty() {
-            let batch: Vec<NewMessage> = to_store.iter().map(|(_, m)| m.clone()).collect();
+        if !batch.is_empty() {
             let saved = self
                 .db
-                .run(move |conn| messages::save_batch(conn, &batch))
+                .run(move |conn| messages::save_each(conn, &batch))
                 .await?;
-            for ((i, _), saved) in to_store.iter().zip(saved) {
-                let draft = &drafts[*i];
-                let message = |m: &messages::StoredMessage| Message {
-                    id: m.id,
-                    room: draft.room.clone(),
-                    seq: m.seq,
-                    sender: draft.sender.clone(),
-                    content: m.content.clone(),
-                    timestamp: m.created_at.and_utc(),
-                    client_id: m.client_id.clone(),
+            for ((i, room, sender), saved) in stored.into_iter().zip(saved) {
+                let event = |m: messages::StoredMessage| {
+                    RoomEvent::Chat(Message {
+                        id: m.id,
+                        room: room.into(),
+                        seq: m.seq,
+                        sender,
+                        content: m.content,
+                        timestamp: m.created_at.and_utc(),
+                        client_id: m.client_id,
+                    })
                 };
-                outcomes[*i] = Some(match &saved {
-                    Saved::New(m) => SaveOutcome::Stored {
-                        message: message(m),
-                    },
-                    Saved::Existing(m) => SaveOutcome::Duplicate {
-                        message: message(m),
-                    },
+                outcomes[i] = Some(match saved {
+                    Ok(Saved::New(m)) => SaveOutcome::Stored { event: event(m) },
+                    Ok(Saved::Existing(m)) => SaveOutcome::Duplicate { event: event(m) },
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the database refused one message");
+                        SaveOutcome::Rejected {
+                            reason: rejection_for(&e),
+                        }
+                    }
                 });
             }
         }
         Ok(outcomes
             .into_iter()
             .map(|o| {
-                o.unwrap_or(SaveOutcome::Rejected {
-                    code: "internal".into(),
-                    message: "not processed".into(),
+                o.unwrap_or_else(|| SaveOutcome::Rejected {
+                    reason: Rejection::new(RejectCode::NotSaved, "not processed"),
                 })
             })
             .collect())
     }
 
-    /// Checks a draft (its sender against `senders`, from [`Self::sender_names`]) and
-    /// resolves its room; a refusal is its outcome.
+    /// Checks a draft's sender against `senders` (from [`Self::sender_names`]) and finds
+    /// its room's id; a refusal is its outcome. Its fields were parsed at the door.
     async fn prepare(
         &self,
         draft: &Draft,
         senders: &HashMap<i64, String>,
-    ) -> Result<Result<NewMessage, SaveOutcome>, StorageError> {
-        let reject = |code: &str, message: String| {
-            Ok(Err(SaveOutcome::Rejected {
-                code: code.into(),
-                message,
-            }))
-        };
-        let content = match MessageContent::parse(&draft.content) {
-            Ok(c) => c,
-            Err(e) => return reject("bad_request", e.to_string()),
-        };
-        if let Some(cid) = &draft.client_id
-            && let Err(e) = ClientId::parse(cid)
-        {
-            return reject("bad_request", e.to_string());
-        }
-        let Some(room_id) = self.room_id(&draft.room).await? else {
-            return reject("not_found", format!("no room named {:?}", draft.room));
+    ) -> Result<Result<i64, Rejection>, StorageError> {
+        let Some(room_id) = self.room_id(draft.room.as_str()).await? else {
+            return Ok(Err(Rejection::new(
+                RejectCode::NotFound,
+                format!("no room named {:?}", draft.room.as_str()),
+            )));
         };
         // A token names its user by id and username; after a database is replaced, the id
         // may be gone or belong to someone new.
         if senders.get(&draft.sender_id) != Some(&draft.sender) {
-            return reject(
-                "forbidden",
-                "the token names a user who has no account here; sign in again".into(),
-            );
+            return Ok(Err(Rejection::new(
+                RejectCode::Forbidden,
+                "the token names a user who has no account here; sign in again",
+            )));
         }
-        Ok(Ok(NewMessage {
-            room_id,
-            sender_id: draft.sender_id,
-            content: content.into_string(),
-            client_id: draft.client_id.clone(),
-        }))
+        Ok(Ok(room_id))
+    }
+}
+
+/// What a client is told when the database refused its message alone: to send it again
+/// after a transient conflict, or that sending it again will not help.
+fn rejection_for(e: &StorageError) -> Rejection {
+    if e.is_transient() {
+        Rejection::new(
+            RejectCode::NotSaved,
+            "the message could not be stored; send it again with the same client_id",
+        )
+    } else {
+        Rejection::new(RejectCode::BadRequest, "the database refused this message")
     }
 }
 
 /// `ws` inside `all`: saves go straight to the service, no HTTP.
+#[derive(Clone)]
 pub struct DirectStore(pub ChatService);
 
+fn unavailable(e: StorageError) -> Unavailable {
+    Unavailable(e.to_string())
+}
+
 #[async_trait::async_trait(?Send)]
-impl crate::domain::MessageStore for DirectStore {
-    async fn save(
-        &self,
-        drafts: Vec<Draft>,
-    ) -> Result<Vec<SaveOutcome>, crate::domain::StoreUnavailable> {
-        self.0
-            .save(drafts)
-            .await
-            .map_err(|e| crate::domain::StoreUnavailable(e.to_string()))
+impl EventStore for DirectStore {
+    async fn save(&self, drafts: Vec<Draft>) -> Result<Vec<SaveOutcome>, Unavailable> {
+        self.0.save(drafts).await.map_err(unavailable)
     }
 
-    async fn room_exists(&self, room: &str) -> Result<bool, crate::domain::StoreUnavailable> {
+    async fn room_exists(&self, room: &RoomName) -> Result<bool, Unavailable> {
         self.0
-            .room_id(room)
+            .room_id(room.as_str())
             .await
             .map(|id| id.is_some())
-            .map_err(|e| crate::domain::StoreUnavailable(e.to_string()))
+            .map_err(unavailable)
     }
 }
 
-impl crate::domain::StoreFactory for ChatService {
-    fn build(&self) -> Box<dyn crate::domain::MessageStore> {
-        Box::new(DirectStore(self.clone()))
+impl Connector<dyn EventStore> for DirectStore {
+    fn connect(&self) -> Arc<dyn EventStore> {
+        Arc::new(self.clone())
     }
 }

@@ -3,10 +3,8 @@
 
 mod api;
 mod assets;
-pub mod auth_client;
 pub mod chat;
 mod pages;
-pub mod presence;
 pub mod session;
 mod templates;
 
@@ -20,41 +18,19 @@ use rand::rngs::StdRng;
 
 use secrecy::SecretString;
 
-use crate::accounts::Accounts;
+use crate::domain::services::{AuthApi, Connector, PresenceApi};
 use crate::tokens::TokenVerifier;
-use auth_client::{AuthApi, DirectAuth, HttpAuth};
 use chat::ChatService;
-use presence::PresenceSource;
-
-/// How `front` reaches `auth`.
-#[derive(Clone)]
-pub enum AuthBackend {
-    /// Inside `all`: a direct call.
-    Direct(Arc<Accounts>),
-    /// Split: `auth`'s base URL.
-    Http(String),
-}
-
-/// Where `GET /api/presence` asks who is online.
-#[derive(Clone)]
-pub enum PresenceBackend {
-    /// Inside `all`: the local hub.
-    Direct(Arc<presence::PresenceFn>),
-    /// Split: a `ws` node's internal endpoint, with the service credential.
-    Http {
-        base: String,
-        token: Option<SecretString>,
-    },
-    Unconfigured,
-}
 
 /// What `front` needs to serve.
 #[derive(Clone)]
 pub struct FrontState {
     pub chat: ChatService,
     pub verifier: TokenVerifier,
-    pub auth: AuthBackend,
-    pub presence: PresenceBackend,
+    /// How `front` reaches `auth` (a direct call inside `all`).
+    pub auth: Arc<dyn Connector<dyn AuthApi>>,
+    /// Where `GET /api/presence` asks who is online (the hub inside `all`).
+    pub presence: Arc<dyn Connector<dyn PresenceApi>>,
     pub internal_token: Option<SecretString>,
     /// The WebSocket URL pages use (`front.public_ws_url`); unset: the page's own host.
     pub public_ws_url: Option<String>,
@@ -65,8 +41,8 @@ impl FrontState {
     pub fn new(
         chat: ChatService,
         verifier: TokenVerifier,
-        auth: AuthBackend,
-        presence: PresenceBackend,
+        auth: Arc<dyn Connector<dyn AuthApi>>,
+        presence: Arc<dyn Connector<dyn PresenceApi>>,
         internal_token: Option<SecretString>,
         public_ws_url: Option<String>,
     ) -> anyhow::Result<Self> {
@@ -104,25 +80,10 @@ fn csrf() -> CsrfMiddleware<StdRng> {
 /// Mounts `front`'s routes.
 pub fn configure(state: FrontState) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
-        // Built in each worker: the HTTP client is per-thread (awc is not Send), so the
-        // Arc never crosses threads.
-        #[allow(clippy::arc_with_non_send_sync)]
-        let auth: Arc<dyn AuthApi> = match &state.auth {
-            AuthBackend::Direct(accounts) => Arc::new(DirectAuth(accounts.clone())),
-            AuthBackend::Http(base) => Arc::new(HttpAuth::new(base)),
-        };
-        let presence = match &state.presence {
-            PresenceBackend::Direct(lookup) => PresenceSource::Direct(lookup.clone()),
-            PresenceBackend::Http { base, token } => PresenceSource::Http {
-                base: base.trim_end_matches('/').to_owned(),
-                token: token.clone(),
-                client: awc::Client::default(),
-            },
-            PresenceBackend::Unconfigured => PresenceSource::Unconfigured,
-        };
+        // Built in each worker: an HTTP client is per thread.
         let csrf = csrf();
-        cfg.app_data(web::Data::from(auth))
-            .app_data(web::Data::new(presence))
+        cfg.app_data(web::Data::from(state.auth.connect()))
+            .app_data(web::Data::from(state.presence.connect()))
             .app_data(web::Data::new(api::InternalToken(
                 state.internal_token.clone(),
             )))

@@ -8,10 +8,10 @@ use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use serde::Deserialize;
 use tera::{Context, Tera};
 
-use super::auth_client::AuthApi;
 use super::session::{authenticate, cleared_session_cookie, session_cookie};
 use super::templates::render;
 use crate::accounts::AccountError;
+use crate::domain::services::AuthApi;
 use crate::http::client_ip::client_ip;
 
 /// Shared by every page's template.

@@ -78,14 +78,7 @@ pub fn same_origin(req: &HttpRequest) -> bool {
     else {
         return true;
     };
-    origin_is_host(origin, req.connection_info().host())
-}
-
-/// Whether an `Origin` (`scheme://host[:port]`) names `host` (`host[:port]`).
-pub fn origin_is_host(origin: &str, host: &str) -> bool {
-    origin
-        .split_once("://")
-        .is_some_and(|(_, rest)| rest.trim_end_matches('/') == host)
+    crate::http::origin::origin_is_host(origin, req.connection_info().host())
 }
 
 fn is_https(req: &HttpRequest) -> bool {

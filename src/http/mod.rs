@@ -4,6 +4,7 @@ pub mod client_ip;
 pub mod error;
 pub mod health;
 pub mod metrics;
+pub mod origin;
 pub mod request_span;
 
 pub use error::ApiError;

@@ -13,9 +13,12 @@ use actix_web::{App, web};
 use anyhow::{Context, anyhow};
 
 use crate::auth;
+use crate::clients::presence::NoPresence;
+use crate::clients::{HttpAuthConnector, HttpPresenceConnector};
 use crate::config::{Settings, parse_bind};
-use crate::front::chat::ChatService;
-use crate::front::{self, AuthBackend, FrontState, PresenceBackend};
+use crate::domain::services::{AuthApi, Connector, EventStore, PresenceApi};
+use crate::front::chat::{ChatService, DirectStore};
+use crate::front::{self, FrontState};
 use crate::http::client_ip::TrustedProxies;
 use crate::http::error::{json_config, not_found, query_config};
 use crate::http::health::{self, HealthChecks};
@@ -70,20 +73,21 @@ impl Role {
 pub struct Application {
     addr: SocketAddr,
     server: Server,
-    hub: Option<Arc<ws::Hub>>,
+    ws: Option<WsState>,
 }
 
 /// Stops a running [`Application`] the way SIGTERM does.
 #[derive(Clone)]
 pub struct AppHandle {
     server: actix_web::dev::ServerHandle,
-    hub: Option<Arc<ws::Hub>>,
+    ws: Option<WsState>,
 }
 
 impl AppHandle {
-    /// Closes WebSockets with 1012, then stops gracefully (in-flight requests finish).
+    /// Answers every write taken, closes WebSockets with 1012, then stops gracefully
+    /// (in-flight requests finish).
     pub async fn stop(&self) {
-        stop(&self.server, self.hub.as_deref()).await;
+        stop(&self.server, self.ws.as_ref()).await;
     }
 }
 
@@ -124,8 +128,8 @@ impl Application {
         let registry = prometheus::Registry::new();
         let ws_state = match (&verifier, role.serves_ws()) {
             (Some(verifier), true) => {
-                let store: Arc<dyn crate::domain::StoreFactory> = match &chat {
-                    Some(chat) => Arc::new(chat.clone()),
+                let store: Arc<dyn Connector<dyn EventStore>> = match &chat {
+                    Some(chat) => Arc::new(DirectStore(chat.clone())),
                     None => Arc::new(http_store(settings)?),
                 };
                 let metrics = WsMetrics::new(&registry)?;
@@ -144,29 +148,26 @@ impl Application {
         };
         let front_state = match (&chat, &verifier, role.serves_front()) {
             (Some(chat), Some(verifier), true) => {
-                let backend = match &accounts {
-                    Some(accounts) => AuthBackend::Direct(accounts.clone()),
-                    None => AuthBackend::Http(settings.front.auth_url.clone().ok_or_else(|| {
-                        anyhow!(
-                            "configuration key `front.auth_url` is not set: `front` needs the \
-                             address of `auth` (e.g. CHATAPP__FRONT__AUTH_URL=http://127.0.0.1:5001)"
-                        )
-                    })?),
+                let backend: Arc<dyn Connector<dyn AuthApi>> = match &accounts {
+                    Some(accounts) => Arc::new(auth::DirectAuth(accounts.clone())),
+                    None => Arc::new(HttpAuthConnector {
+                        base: settings.front.auth_url.clone().ok_or_else(|| {
+                            anyhow!(
+                                "configuration key `front.auth_url` is not set: `front` needs the \
+                                 address of `auth` (e.g. CHATAPP__FRONT__AUTH_URL=http://127.0.0.1:5001)"
+                            )
+                        })?,
+                    }),
                 };
-                let presence = match (&ws_state, &settings.front.ws_url) {
-                    (Some(ws), _) => {
-                        let ws = ws.clone();
-                        PresenceBackend::Direct(Arc::new(move |room: &str| {
-                            let (ws, room) = (ws.clone(), room.to_owned());
-                            Box::pin(async move { ws.users(&room).await })
-                        }))
-                    }
-                    (None, Some(base)) => PresenceBackend::Http {
-                        base: base.clone(),
-                        token: settings.internal.token.clone(),
-                    },
-                    (None, None) => PresenceBackend::Unconfigured,
-                };
+                let presence: Arc<dyn Connector<dyn PresenceApi>> =
+                    match (&ws_state, &settings.front.ws_url) {
+                        (Some(ws), _) => Arc::new(ws.clone()),
+                        (None, Some(base)) => Arc::new(HttpPresenceConnector {
+                            base: base.clone(),
+                            token: settings.internal.token.clone(),
+                        }),
+                        (None, None) => Arc::new(NoPresence),
+                    };
                 Some(FrontState::new(
                     chat.clone(),
                     verifier.clone(),
@@ -180,7 +181,7 @@ impl Application {
         };
         let auth_state = accounts;
         let proxies = TrustedProxies::new(settings.http.trusted_proxies.clone());
-        let ws_hub = ws_state.as_ref().map(|ws| ws.hub.clone());
+        let ws_for_stop = ws_state.clone();
         let checks = HealthChecks {
             role: role.name(),
             database: db,
@@ -224,11 +225,7 @@ impl Application {
                 let app = make_app()
                     .into_factory()
                     .map_err(|err: actix_web::Error| err.error_response());
-                let ws = upgrade_state.clone().map(|state| {
-                    let store: Arc<dyn crate::domain::MessageStore> =
-                        Arc::from(state.store.build());
-                    (state, store)
-                });
+                let ws = ws::upgrader(upgrade_state.as_ref());
                 let signal = shutdown_signal.clone();
                 HttpService::build()
                     .graceful_shutdown_signal(move || {
@@ -246,14 +243,17 @@ impl Application {
                     .tcp()
             })?
             .run();
-        stop_on_signal(server.handle(), ws_hub.clone());
+        stop_on_signal(server.handle(), ws_for_stop.clone());
         tracing::info!(
             role = role.name(),
             "{} listening on http://{addr}",
             role.name()
         );
-        let hub = ws_hub;
-        Ok(Self { addr, server, hub })
+        Ok(Self {
+            addr,
+            server,
+            ws: ws_for_stop,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -268,7 +268,7 @@ impl Application {
     pub fn handle(&self) -> AppHandle {
         AppHandle {
             server: self.server.handle(),
-            hub: self.hub.clone(),
+            ws: self.ws.clone(),
         }
     }
 

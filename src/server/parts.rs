@@ -8,11 +8,11 @@ use anyhow::{Context, anyhow};
 
 use super::Role;
 use crate::accounts::{Accounts, LimitSettings, LoginLimits, PasswordHasher, TokenLifetimes};
+use crate::clients::HttpStoreConnector;
 use crate::config::Settings;
 use crate::storage::{Backend, Db, migrations};
 use crate::tokens::{self, KeyPair, TokenSigner, TokenVerifier};
-use crate::ws::http_store::HttpStoreFactory;
-use crate::ws::{self, ConnLimits, PersistSettings, RedisOptions, WsOptions};
+use crate::ws::{ConnLimits, PersistSettings, RedisOptions, WsOptions, WsState};
 
 /// Opens the pool. `all` brings the schema up to date itself; the split roles refuse a
 /// schema that is behind and say to run `chatapp migrate`.
@@ -40,7 +40,7 @@ pub(super) async fn open_database(role: Role, settings: &Settings) -> anyhow::Re
 }
 
 /// `ws` apart from `front`: store through front's internal API.
-pub(super) fn http_store(settings: &Settings) -> anyhow::Result<HttpStoreFactory> {
+pub(super) fn http_store(settings: &Settings) -> anyhow::Result<HttpStoreConnector> {
     let base = settings.ws.front_url.clone().ok_or_else(|| {
         anyhow!(
             "configuration key `ws.front_url` is not set: `ws` stores messages through \
@@ -53,7 +53,11 @@ pub(super) fn http_store(settings: &Settings) -> anyhow::Result<HttpStoreFactory
              credential that front accepts (CHATAPP__INTERNAL__TOKEN, same on both)"
         )
     })?;
-    Ok(HttpStoreFactory { base, token })
+    Ok(HttpStoreConnector {
+        base,
+        token,
+        timeout: std::time::Duration::from_secs(10),
+    })
 }
 
 /// `backend` is the database of this process (inside `all`), if any: SQLite writes one
@@ -97,22 +101,20 @@ pub(super) fn ws_options(settings: &Settings, backend: Option<Backend>) -> WsOpt
     }
 }
 
-/// On SIGTERM or SIGINT, close every socket with 1012 so clients reconnect at once (actix
-/// itself then stops accepting and drains HTTP requests).
-/// Closes WebSockets with 1012 (clients reconnect at once), waits (bounded) until their
-/// close frames are out, then stops the server gracefully: in-flight requests finish.
-pub(super) async fn stop(server: &actix_web::dev::ServerHandle, hub: Option<&ws::Hub>) {
+/// Stops accepting, lets `ws` answer every write it took and close its sockets with 1012
+/// (clients reconnect at once), then stops the server gracefully: in-flight requests (a
+/// `ws` node's last saves, inside `all` too) finish.
+pub(super) async fn stop(server: &actix_web::dev::ServerHandle, ws: Option<&WsState>) {
     // No new connections: clients told to reconnect must go to another node (or wait).
     server.pause().await;
-    if let Some(hub) = hub {
-        hub.close_all(ws::CLOSE_RESTART);
-        hub.sockets.drained(std::time::Duration::from_secs(5)).await;
+    if let Some(ws) = ws {
+        ws.shut_down().await;
     }
     server.stop(true).await;
 }
 
 /// On SIGTERM or SIGINT: [`stop`].
-pub(super) fn stop_on_signal(server: actix_web::dev::ServerHandle, hub: Option<Arc<ws::Hub>>) {
+pub(super) fn stop_on_signal(server: actix_web::dev::ServerHandle, ws: Option<WsState>) {
     actix_web::rt::spawn(async move {
         let Ok(mut term) =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -123,8 +125,10 @@ pub(super) fn stop_on_signal(server: actix_web::dev::ServerHandle, hub: Option<A
             _ = term.recv() => {}
             _ = tokio::signal::ctrl_c() => {}
         }
-        tracing::info!("shutting down: closing WebSockets with 1012");
-        stop(&server, hub.as_deref()).await;
+        tracing::info!(
+            "shutting down: answering pending writes, then closing WebSockets with 1012"
+        );
+        stop(&server, ws.as_ref()).await;
     });
 }
 

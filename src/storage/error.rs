@@ -29,6 +29,34 @@ impl StorageError {
         )
     }
 
+    /// A conflict with concurrent work (serialization failure, deadlock, a statement or
+    /// lock timeout) that the same write may pass when tried again, as opposed to a
+    /// refusal of the write itself (a constraint, bad bytes).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StorageError::Cancelled(_) => true,
+            StorageError::Query(DieselError::DatabaseError(kind, info)) => match kind {
+                DatabaseErrorKind::SerializationFailure
+                | DatabaseErrorKind::ReadOnlyTransaction => true,
+                // PostgreSQL's deadlock (40P01) and cancellations (57014) have no kind of
+                // their own in diesel; SQLite's busy database neither.
+                DatabaseErrorKind::Unknown => {
+                    let text = info.message();
+                    [
+                        "deadlock detected",
+                        "canceling statement",
+                        "lock timeout",
+                        "database is locked",
+                    ]
+                    .iter()
+                    .any(|t| text.contains(t))
+                }
+                _ => false,
+            },
+            other => other.is_unavailable(),
+        }
+    }
+
     /// The database could not be reached, as opposed to refusing a statement.
     pub fn is_unavailable(&self) -> bool {
         matches!(

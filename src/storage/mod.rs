@@ -5,6 +5,7 @@
 mod conn;
 mod db;
 mod error;
+pub mod events;
 pub mod messages;
 pub mod migrations;
 mod prepared;

@@ -1,34 +1,11 @@
-//! The WebSocket protocol's JSON frames: what clients send, and the server's replies,
-//! each encoded once into wire bytes.
+//! The frames the server sends, each encoded once into wire bytes. (What clients send is
+//! parsed in `chat::protocol`.)
 
 use bytes::Bytes;
-use serde::Deserialize;
 use serde_json::json;
 
-use super::socket::text_frame;
-use crate::domain::Message;
-
-/// A frame from a client. Unknown fields (a `sender`, say) are ignored: the sender is
-/// always the token's user.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum ClientFrame {
-    Join {
-        room: String,
-    },
-    Leave {
-        room: String,
-    },
-    Typing {
-        room: String,
-    },
-    Chat {
-        room: String,
-        content: String,
-        #[serde(default)]
-        client_id: Option<String>,
-    },
-}
+use super::transport::text_frame;
+use crate::domain::{RejectCode, RoomEvent};
 
 /// The error codes of the contract's error frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,7 +15,11 @@ pub enum ErrorCode {
     RateLimited,
     Forbidden,
     NotFound,
+    /// The write may not have been stored: send it again with the same `client_id`.
     NotSaved,
+    /// What the frame asked for cannot be checked or done right now (the database or
+    /// `front` is unreachable): try again later.
+    Unavailable,
 }
 
 impl ErrorCode {
@@ -50,20 +31,24 @@ impl ErrorCode {
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::NotFound => "not_found",
             ErrorCode::NotSaved => "not_saved",
-        }
-    }
-
-    pub fn from_code(code: &str) -> Self {
-        match code {
-            "too_large" => ErrorCode::TooLarge,
-            "forbidden" => ErrorCode::Forbidden,
-            "not_found" => ErrorCode::NotFound,
-            "bad_request" => ErrorCode::BadRequest,
-            _ => ErrorCode::NotSaved,
+            ErrorCode::Unavailable => "unavailable",
         }
     }
 }
 
+impl From<RejectCode> for ErrorCode {
+    fn from(code: RejectCode) -> Self {
+        match code {
+            RejectCode::BadRequest => ErrorCode::BadRequest,
+            RejectCode::NotFound => ErrorCode::NotFound,
+            RejectCode::Forbidden => ErrorCode::Forbidden,
+            RejectCode::NotSaved => ErrorCode::NotSaved,
+        }
+    }
+}
+
+/// `{"type": "error", "code", "message", "client_id"?}`: `client_id` when the error
+/// answers a write.
 pub fn error(code: ErrorCode, message: &str, client_id: Option<&str>) -> Bytes {
     let mut frame = json!({"type": "error", "code": code.as_str(), "message": message});
     if let Some(cid) = client_id {
@@ -72,37 +57,24 @@ pub fn error(code: ErrorCode, message: &str, client_id: Option<&str>) -> Bytes {
     text_frame(frame.to_string())
 }
 
-pub fn ack(message: &Message) -> Bytes {
-    text_frame(
-        json!({
+/// The writer's acknowledgement of a stored event.
+pub fn ack(event: &RoomEvent) -> Bytes {
+    let frame = match event {
+        RoomEvent::Chat(message) => json!({
             "type": "ack",
             "client_id": message.client_id,
             "id": message.id,
             "seq": message.seq,
             "room": message.room,
             "timestamp": message.timestamp,
-        })
-        .to_string(),
-    )
+        }),
+    };
+    text_frame(frame.to_string())
 }
 
-pub fn chat(message: &Message) -> Bytes {
-    text_frame(chat_json(message))
-}
-
-/// The `chat` frame's JSON text (what a bus carries to other nodes).
-pub fn chat_json(message: &Message) -> String {
-    json!({
-            "type": "chat",
-            "id": message.id,
-            "room": message.room,
-            "seq": message.seq,
-            "sender": message.sender,
-            "content": message.content,
-            "timestamp": message.timestamp,
-            "client_id": message.client_id,
-    })
-    .to_string()
+/// A room event, as every subscriber receives it.
+pub fn event(event: &RoomEvent) -> Bytes {
+    text_frame(event.to_json())
 }
 
 pub fn online_users(room: &str, users: &[String]) -> Bytes {
@@ -113,37 +85,11 @@ pub fn online_users(room: &str, users: &[String]) -> Bytes {
 }
 
 /// `join`, `leave` or `typing` about `sender`.
-pub fn event(kind: &str, room: &str, sender: &str) -> Bytes {
-    text_frame(event_json(kind, room, sender))
+pub fn presence_news(kind: &str, room: &str, sender: &str) -> Bytes {
+    text_frame(presence_news_json(kind, room, sender))
 }
 
-/// The JSON text of [`event`] (what a bus carries to other nodes).
-pub fn event_json(kind: &str, room: &str, sender: &str) -> String {
+/// The JSON text of [`presence_news`] (what a bus carries to other nodes).
+pub fn presence_news_json(kind: &str, room: &str, sender: &str) -> String {
     json!({"type": kind, "room": room, "sender": sender}).to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn client_frames_parse_and_ignore_a_spoofed_sender() {
-        let f: ClientFrame = serde_json::from_str(
-            r#"{"type":"chat","room":"general","content":"hi","client_id":"c1","sender":"root"}"#,
-        )
-        .expect("parse");
-        assert!(matches!(f, ClientFrame::Chat { ref room, .. } if room == "general"));
-        let f: ClientFrame =
-            serde_json::from_str(r#"{"type":"chat","room":"general","content":"hi"}"#)
-                .expect("parse");
-        assert!(matches!(
-            f,
-            ClientFrame::Chat {
-                client_id: None,
-                ..
-            }
-        ));
-        assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"dance"}"#).is_err());
-        assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"join"}"#).is_err());
-    }
 }

@@ -14,12 +14,9 @@ use std::sync::{Arc, Mutex, RwLock};
 use bytes::Bytes;
 
 use super::metrics::WsMetrics;
-use super::socket::{Live, NotQueued, Outbox};
+use super::transport::{Live, NotQueued, Outbox};
 
 pub type ConnId = u64;
-
-/// Close code for a reader too slow to keep up ("try again later").
-pub const CLOSE_TOO_SLOW: u16 = 1013;
 
 /// How much a frame matters to its receiver.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,14 +65,14 @@ fn deliver(member: &Member, frame: &Bytes, importance: Importance, metrics: &WsM
             metrics.dropped.inc();
             false
         }
-        _ => match member.outbox.send(frame.clone()) {
+        Importance::Droppable => member.outbox.send(frame.clone()).is_ok(),
+        Importance::Essential => match member.outbox.send_or_close(frame.clone()) {
             Ok(()) => true,
-            Err(NotQueued::Full) if importance == Importance::Essential => {
+            Err(NotQueued::Full) => {
                 metrics.slow_closed.inc();
-                member.outbox.close(CLOSE_TOO_SLOW);
                 false
             }
-            Err(_) => false,
+            Err(NotQueued::Closed) => false,
         },
     }
 }
@@ -185,9 +182,13 @@ impl Hub {
         gone.then_some(member.username)
     }
 
+    pub fn metrics(&self) -> &WsMetrics {
+        &self.metrics
+    }
+
     /// Tells the room's other users that `user` came (`join`) or went (`leave`).
     pub fn announce(&self, kind: &str, room_name: &str, user: &str) {
-        let frame = super::frames::event(kind, room_name, user);
+        let frame = super::frames::presence_news(kind, room_name, user);
         self.broadcast_from(room_name, user, &frame, Importance::Droppable);
     }
 

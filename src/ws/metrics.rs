@@ -9,6 +9,7 @@ pub struct WsMetrics {
     pub dropped: IntCounter,
     pub slow_closed: IntCounter,
     pub stored: IntCounter,
+    pub repeats_dropped: IntCounter,
     pub not_saved: IntCounter,
     pub batch_size: Histogram,
     pub save_seconds: Histogram,
@@ -34,6 +35,10 @@ impl WsMetrics {
                 "chatapp_ws_messages_stored_total",
                 "Chat messages stored and acked",
             )?,
+            repeats_dropped: IntCounter::new(
+                "chatapp_ws_repeats_dropped_total",
+                "Room events announced again (a retry found them stored) and not delivered twice",
+            )?,
             not_saved: IntCounter::new(
                 "chatapp_ws_not_saved_total",
                 "Chat messages answered with not_saved",
@@ -54,6 +59,7 @@ impl WsMetrics {
         registry.register(Box::new(m.slow_closed.clone()))?;
         registry.register(Box::new(m.stored.clone()))?;
         registry.register(Box::new(m.not_saved.clone()))?;
+        registry.register(Box::new(m.repeats_dropped.clone()))?;
         registry.register(Box::new(m.batch_size.clone()))?;
         registry.register(Box::new(m.save_seconds.clone()))?;
         Ok(m)

@@ -1,42 +1,44 @@
-//! The `ws` role: the WebSocket endpoint under `/ws`. It has no database: it persists
-//! through a [`MessageStore`] (front's own service inside `all`, front's internal API over
-//! HTTP when split) and fans out through a [`Bus`].
+//! The `ws` role: the WebSocket endpoint under `/ws`. It has no database: it stores room
+//! events through an [`EventStore`] (front's own service inside `all`, front's internal API
+//! over HTTP when split) and fans them out through a [`Bus`].
+//!
+//! - `transport/`: the handshake, the socket taken over from actix-http, outbound queues;
+//! - `chat/`: the protocol's client frames, one task per connection, the persister;
+//! - `bus/`: fan-out to this node (`local`) or every node (`redis`), through the sequencer;
+//! - `hub.rs`: this node's rooms and their subscribers; `frames.rs`: what the server sends.
 
-mod bus;
-mod connection;
-mod frames;
-pub mod http_store;
-mod hub;
+pub mod bus;
+pub mod chat;
+pub mod frames;
+pub mod hub;
 mod metrics;
-mod persister;
-mod redis_bus;
-mod redis_commands;
-mod redis_presence;
-mod sequencer;
-mod socket;
+mod presence;
+pub mod transport;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use secrecy::SecretString;
 
+pub use bus::redis::RedisOptions;
 pub use bus::{Bus, LocalBus};
-pub use connection::ConnLimits;
+pub use chat::{ConnLimits, PersistSettings};
 pub use hub::Hub;
 pub use metrics::WsMetrics;
-pub use persister::PersistSettings;
-pub use redis_bus::RedisOptions;
 
-use crate::domain::{MessageStore, StoreFactory};
+use crate::domain::services::{Connector, EventStore};
 use crate::http::ApiError;
 use crate::tokens::{TokenKind, TokenVerifier};
-use connection::Connection;
-use persister::SaveLanes;
+use chat::{Connection, Drain, SaveLanes};
+use transport::{SocketSettings, upgrade::refuse};
 
 /// Close code for a missing, expired, forged or misdirected token.
 pub const CLOSE_UNAUTHORIZED: u16 = 4401;
 /// Close code on shutdown: clients reconnect at once.
 pub const CLOSE_RESTART: u16 = 1012;
+/// The longest a stopping node waits for its persister to answer every write it took.
+const DRAIN_WAIT: Duration = Duration::from_secs(20);
 
 /// What `ws` needs to serve. Cheap to clone.
 #[derive(Clone)]
@@ -46,10 +48,11 @@ pub struct WsState {
     /// With a Redis bus: whether Redis is reachable (for `/healthz`).
     pub bus_up: Option<Arc<std::sync::atomic::AtomicBool>>,
     pub verifier: TokenVerifier,
-    pub store: Arc<dyn StoreFactory>,
+    pub store: Arc<dyn Connector<dyn EventStore>>,
     pub jobs: SaveLanes,
+    pub drain: Arc<Drain>,
     pub limits: ConnLimits,
-    pub queue: usize,
+    pub socket: SocketSettings,
     /// Origins allowed to open a socket; empty: the page's own host only.
     pub allowed_origins: Arc<Vec<String>>,
     pub internal_token: Option<SecretString>,
@@ -59,6 +62,7 @@ pub struct WsOptions {
     /// Redis for fan-out and presence between nodes (`bus.*`); none: one node.
     pub redis: Option<RedisOptions>,
     pub limits: ConnLimits,
+    /// Each connection's outbound queue, in frames.
     pub queue: usize,
     pub persist: PersistSettings,
     pub allowed_origins: Vec<String>,
@@ -70,28 +74,28 @@ impl WsState {
     /// own.
     pub fn start(
         verifier: TokenVerifier,
-        store: Arc<dyn StoreFactory>,
+        store: Arc<dyn Connector<dyn EventStore>>,
         metrics: WsMetrics,
         options: WsOptions,
     ) -> Result<Self, String> {
         let hub = Arc::new(Hub::new(metrics.clone()));
         let (bus, bus_up): (Arc<dyn Bus>, _) = match &options.redis {
             Some(redis) => {
-                let redis = redis_bus::RedisBus::start(redis.clone(), hub.clone())?;
+                let redis = bus::redis::RedisBus::start(redis.clone(), hub.clone())?;
                 let flag = redis.health_flag();
                 (redis, Some(flag))
             }
-            None => (Arc::new(LocalBus(hub.clone())), None),
+            None => (Arc::new(LocalBus::new(hub.clone())), None),
         };
         let (jobs, lanes) = SaveLanes::new(options.persist.lanes, 8192);
         let arbiter = actix_rt::Arbiter::new();
-        let (factory, persist_bus, persist) = (store.clone(), bus.clone(), options.persist);
+        let (connector, persist_bus, persist) = (store.clone(), bus.clone(), options.persist);
         arbiter.spawn_fn(move || {
             let running: Vec<_> = lanes
                 .into_iter()
                 .map(|rx| {
-                    actix_web::rt::spawn(persister::run(
-                        factory.build(),
+                    actix_web::rt::spawn(chat::persister::run(
+                        connector.connect(),
                         rx,
                         persist_bus.clone(),
                         metrics.clone(),
@@ -106,6 +110,11 @@ impl WsState {
                 actix_rt::Arbiter::current().stop();
             });
         });
+        let socket = SocketSettings {
+            queue: options.queue,
+            max_frame: options.limits.max_text_bytes * 4,
+            write_timeout: options.limits.client_timeout,
+        };
         Ok(Self {
             hub,
             bus,
@@ -113,8 +122,9 @@ impl WsState {
             verifier,
             store,
             jobs,
+            drain: Arc::new(Drain::default()),
             limits: options.limits,
-            queue: options.queue,
+            socket,
             allowed_origins: Arc::new(options.allowed_origins),
             internal_token: options.internal_token,
         })
@@ -124,47 +134,30 @@ impl WsState {
     pub async fn users(&self, room: &str) -> Vec<String> {
         let local = self.hub.users(room);
         match self.bus.online(room) {
-            Some(everywhere) => connection::merge_users(local, everywhere).await,
+            Some(everywhere) => chat::merge_users(local, everywhere).await,
             None => local,
         }
+    }
+
+    /// A stopping node: takes no more writes, answers every write it took (stored and
+    /// announced, or `not_saved`), then closes every socket with 1012 (clients reconnect
+    /// at once) and waits, bounded, until their close frames are out.
+    pub async fn shut_down(&self) {
+        let pending = self.drain.close(DRAIN_WAIT).await;
+        if pending > 0 {
+            tracing::warn!(pending, "writes still unanswered at shutdown");
+        }
+        self.hub.close_all(CLOSE_RESTART);
+        self.hub.sockets.drained(Duration::from_secs(5)).await;
     }
 }
 
 /// Mounts `ws`'s routes.
 pub fn configure(state: WsState) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
-        let store: Arc<dyn MessageStore> = Arc::from(state.store.build());
         cfg.app_data(web::Data::new(state))
-            .app_data(web::Data::new(store))
             .route("/ws/chat", web::get().to(not_a_websocket))
-            .route("/ws/internal/presence", web::get().to(presence));
-    }
-}
-
-fn query_param(req: &HttpRequest, name: &str) -> Option<String> {
-    url::form_urlencoded::parse(req.query_string().as_bytes())
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
-}
-
-fn origin_allowed(head: &actix_http::RequestHead, allowed: &[String]) -> bool {
-    let header = |name: &str| head.headers.get(name).and_then(|v| v.to_str().ok());
-    let Some(origin) = header("origin") else {
-        // Not a browser: nothing to check.
-        return true;
-    };
-    if allowed.is_empty() {
-        // The page's own host, as the browser addressed it (or the proxy passed it on).
-        let host = header("x-forwarded-host")
-            .and_then(|h| h.split(',').next())
-            .or_else(|| header("host"))
-            .unwrap_or_default()
-            .trim();
-        crate::front::session::origin_is_host(origin, host)
-    } else {
-        allowed
-            .iter()
-            .any(|a| a.trim_end_matches('/') == origin.trim_end_matches('/'))
+            .route("/ws/internal/presence", web::get().to(presence::internal));
     }
 }
 
@@ -175,11 +168,19 @@ async fn not_a_websocket() -> Result<HttpResponse, ApiError> {
     ))
 }
 
+/// What a worker's upgrade handler holds: the state, and this worker's store handle.
+pub type Upgrader = Option<(WsState, Arc<dyn EventStore>)>;
+
+/// This worker's [`Upgrader`] (`None`: this role serves no WebSocket).
+pub fn upgrader(state: Option<&WsState>) -> Upgrader {
+    state.map(|state| (state.clone(), state.store.connect()))
+}
+
 /// Every request that asks for a protocol upgrade, on every role: actix-http hands over the
 /// socket with it. `GET /ws/chat?token=<access token>` becomes a chat connection on a `ws`
 /// node; anything else is answered and closed.
 pub async fn upgrade(
-    state: Option<(WsState, Arc<dyn MessageStore>)>,
+    state: Upgrader,
     req: actix_http::Request,
     framed: actix_codec::Framed<tokio::net::TcpStream, actix_http::h1::Codec>,
 ) -> Result<(), actix_web::Error> {
@@ -190,52 +191,27 @@ pub async fn upgrade(
         // Answers to requests pipelined ahead of the upgrade go out first.
         io.write_all(&parts.write_buf).await?;
     }
-    let refuse = |e: ApiError| e.to_http1();
     let Some((state, store)) = state.filter(|_| req.path() == "/ws/chat") else {
-        let answer = refuse(ApiError::NotFound(format!("no route for {}", req.path())));
-        return Ok(io.write_all(&answer).await?);
+        let refused = ApiError::NotFound(format!("no route for {}", req.path()));
+        return Ok(refuse(io, refused).await?);
     };
-    let head = req.head();
-    if !origin_allowed(head, &state.allowed_origins) {
-        let answer = refuse(ApiError::Forbidden(
-            "this origin may not open a chat socket".into(),
-        ));
-        return Ok(io.write_all(&answer).await?);
-    }
-    if let Err(e) = actix_http::ws::handshake(head) {
-        let answer = refuse(ApiError::BadRequest(format!(
-            "not a WebSocket handshake: {e}"
-        )));
-        return Ok(io.write_all(&answer).await?);
-    }
-    let Some(key) = head
-        .headers
-        .get("sec-websocket-key")
-        .map(|k| k.as_bytes().to_vec())
+    let Some((outbox, inbound)) = transport::upgrade::accept(
+        io,
+        parts.read_buf,
+        req.head(),
+        &state.allowed_origins,
+        state.socket,
+        &state.hub.sockets,
+    )
+    .await?
     else {
-        let answer = refuse(ApiError::BadRequest("Sec-WebSocket-Key is missing".into()));
-        return Ok(io.write_all(&answer).await?);
+        return Ok(());
     };
     let token = url::form_urlencoded::parse(req.uri().query().unwrap_or_default().as_bytes())
         .find(|(k, _)| k == "token")
         .map(|(_, v)| v.into_owned());
-    let claims = token
-        .ok_or(())
-        .and_then(|t| state.verifier.verify(&t, TokenKind::Access).map_err(|_| ()));
-    let (outbox, inbound) = socket::take_over(
-        io,
-        parts.read_buf,
-        &key,
-        (
-            state.queue,
-            state.limits.max_text_bytes * 4,
-            state.limits.client_timeout,
-        ),
-        &state.hub.sockets,
-    )
-    .await?;
-    let user_id = claims.as_ref().ok().and_then(|c| c.user_id().ok());
-    let (Ok(claims), Some(user_id)) = (claims, user_id) else {
+    let claims = token.and_then(|t| state.verifier.verify(&t, TokenKind::Access).ok());
+    let Some((claims, user_id)) = claims.and_then(|c| c.user_id().ok().map(|id| (c, id))) else {
         outbox.close(CLOSE_UNAUTHORIZED);
         return Ok(());
     };
@@ -248,31 +224,16 @@ pub async fn upgrade(
         bus: state.bus.clone(),
         store,
         jobs: state.jobs.clone(),
+        drain: state.drain.clone(),
         limits: state.limits.clone(),
     };
     actix_web::rt::spawn(connection.run(inbound));
     Ok(())
 }
 
-/// `GET /ws/internal/presence?room=`: for a `front` on another machine (service credential).
-async fn presence(req: HttpRequest, state: web::Data<WsState>) -> Result<HttpResponse, ApiError> {
-    use secrecy::ExposeSecret;
-    use subtle::ConstantTimeEq;
-    let presented = req
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    let ok = match (presented, &state.internal_token) {
-        (Some(p), Some(t)) => bool::from(p.as_bytes().ct_eq(t.expose_secret().as_bytes())),
-        _ => false,
-    };
-    if !ok {
-        return Err(ApiError::Unauthorized(
-            "the service credential is missing or wrong".into(),
-        ));
-    }
-    let room = query_param(&req, "room").unwrap_or_default();
-    Ok(HttpResponse::Ok()
-        .json(serde_json::json!({"room": room, "users": state.users(&room).await})))
+/// Reads one query parameter.
+fn query_param(req: &HttpRequest, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
 }

@@ -1,6 +1,7 @@
 //! Storage on both backends: migrations, users, seqs under concurrency, idempotent saves,
 //! history paging, demo data.
 
+use chatapp::domain::{ClientId, MessageContent};
 use chatapp::storage::messages::{self, Cursor, NewMessage, Saved};
 use chatapp::storage::{Db, DbConn, migrations, now_utc, rooms, users};
 
@@ -32,8 +33,8 @@ fn msg(room_id: i64, sender_id: i64, text: &str, client_id: Option<&str>) -> New
     NewMessage {
         room_id,
         sender_id,
-        content: text.into(),
-        client_id: client_id.map(Into::into),
+        content: MessageContent::parse(text).unwrap(),
+        client_id: client_id.map(|c| ClientId::parse(c).unwrap()),
     }
 }
 

@@ -3,7 +3,7 @@
 mod save;
 
 use save::insert_row;
-pub use save::save_batch;
+pub use save::{save_batch, save_each};
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -11,15 +11,16 @@ use diesel::prelude::*;
 use super::conn::write_transaction;
 use super::schema::{messages, users};
 use super::{DbConn, StorageError, rooms};
-use crate::domain::Message;
+use crate::domain::{ClientId, Message, MessageContent};
 
 /// A message to store. The sender comes from a verified token, never from the client.
 #[derive(Debug, Clone)]
 pub struct NewMessage {
     pub room_id: i64,
     pub sender_id: i64,
-    pub content: String,
-    pub client_id: Option<String>,
+    pub content: MessageContent,
+    /// None only for imported messages (demo data); every write from a client has one.
+    pub client_id: Option<ClientId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, QueryableByName, Selectable)]

@@ -7,9 +7,41 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::{NewMessage, Saved, StoredMessage};
+use crate::domain::ClientId;
 use crate::storage::conn::write_transaction;
 use crate::storage::schema::messages;
 use crate::storage::{DbConn, Prepared, StorageError, now_utc, rooms};
+
+/// Stores a batch, each message independently of the others' faults, and reports in batch
+/// order what became of each: first all in one transaction (group commit); if the database
+/// refuses that transaction for a reason other than being unreachable, each message again
+/// in a transaction of its own, so one bad message never fails another sender's.
+/// `Err` only when the database cannot be reached (the outcome of a commit may then be
+/// unknown: the caller sends the same client ids again).
+pub fn save_each(
+    conn: &mut DbConn,
+    batch: &[NewMessage],
+) -> Result<Vec<Result<Saved, StorageError>>, StorageError> {
+    match save_batch(conn, batch) {
+        Ok(saved) => Ok(saved.into_iter().map(Ok).collect()),
+        Err(e) if e.is_unavailable() => Err(e),
+        Err(e) if batch.len() == 1 => Ok(vec![Err(e)]),
+        Err(e) => {
+            tracing::warn!(error = %e, messages = batch.len(), "a batch failed; storing its messages one by one");
+            let mut out = Vec::with_capacity(batch.len());
+            for one in batch.chunks(1) {
+                match save_batch(conn, one) {
+                    Ok(mut saved) => out.push(saved.pop().ok_or_else(|| {
+                        StorageError::Internal("a save returned no outcome".into())
+                    })),
+                    Err(e) if e.is_unavailable() => return Err(e),
+                    Err(e) => out.push(Err(e)),
+                }
+            }
+            Ok(out)
+        }
+    }
+}
 
 /// Stores a batch in one transaction (group commit) and reports, in batch order, what
 /// became of each message. A (sender, client_id) already stored — before or earlier in the
@@ -32,7 +64,7 @@ fn save_batch_once(conn: &mut DbConn, batch: &[NewMessage]) -> Result<Vec<Saved>
     let mut first_with_id: HashMap<(i64, &str), usize> = HashMap::new();
     let mut repeats: Vec<(usize, usize)> = Vec::new();
     for (i, msg) in batch.iter().enumerate() {
-        if let Some(cid) = msg.client_id.as_deref() {
+        if let Some(cid) = msg.client_id.as_ref().map(ClientId::as_str) {
             match first_with_id.entry((msg.sender_id, cid)) {
                 std::collections::hash_map::Entry::Occupied(first) => {
                     repeats.push((i, *first.get()))
@@ -57,8 +89,8 @@ fn save_batch_once(conn: &mut DbConn, batch: &[NewMessage]) -> Result<Vec<Saved>
         }
         let known = msg
             .client_id
-            .as_deref()
-            .and_then(|cid| existing.get(&(msg.sender_id, cid.to_owned())));
+            .as_ref()
+            .and_then(|cid| existing.get(&(msg.sender_id, cid.as_str().to_owned())));
         match known {
             Some(stored) => out[i] = Some(Saved::Existing(stored.clone())),
             None => fresh_by_room.entry(msg.room_id).or_default().push(i),
@@ -200,10 +232,13 @@ fn insert_rows(
             let room_ids: Vec<i64> = rows.iter().map(|(i, _)| batch[*i].room_id).collect();
             let seqs: Vec<i64> = rows.iter().map(|(_, seq)| *seq).collect();
             let senders: Vec<i64> = rows.iter().map(|(i, _)| batch[*i].sender_id).collect();
-            let contents: Vec<&str> = rows.iter().map(|(i, _)| &*batch[*i].content).collect();
+            let contents: Vec<&str> = rows
+                .iter()
+                .map(|(i, _)| batch[*i].content.as_str())
+                .collect();
             let cids: Vec<Option<&str>> = rows
                 .iter()
-                .map(|(i, _)| batch[*i].client_id.as_deref())
+                .map(|(i, _)| batch[*i].client_id.as_ref().map(ClientId::as_str))
                 .collect();
             // The session forces custom plans (storage::conn), and that reaches the foreign-key
             // checks the insert fires: two trigger queries per row, planned anew each time,
@@ -246,8 +281,8 @@ fn insert_rows(
                         room_id,
                         seq,
                         sender_id: batch[i].sender_id,
-                        content: batch[i].content.clone(),
-                        client_id: batch[i].client_id.clone(),
+                        content: batch[i].content.as_str().to_owned(),
+                        client_id: batch[i].client_id.clone().map(String::from),
                         created_at: at,
                     })
                 })
@@ -272,8 +307,8 @@ pub(crate) fn insert_row(
             messages::room_id.eq(msg.room_id),
             messages::seq.eq(seq),
             messages::sender_id.eq(msg.sender_id),
-            messages::content.eq(&msg.content),
-            messages::client_id.eq(msg.client_id.as_deref()),
+            messages::content.eq(msg.content.as_str()),
+            messages::client_id.eq(msg.client_id.as_ref().map(ClientId::as_str)),
             messages::created_at.eq(at),
         ))
         .returning(messages::id)
@@ -283,8 +318,8 @@ pub(crate) fn insert_row(
         room_id: msg.room_id,
         seq,
         sender_id: msg.sender_id,
-        content: msg.content.clone(),
-        client_id: msg.client_id.clone(),
+        content: msg.content.as_str().to_owned(),
+        client_id: msg.client_id.clone().map(String::from),
         created_at: at,
     })
 }

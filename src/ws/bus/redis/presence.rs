@@ -27,6 +27,8 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local function user_of(m) return string.match(m, '^(.*)\n[^\n]*$') end
 -- Publishes presence news to the other nodes in the same step as the change, so that a
 -- user's join and leave reach them in the order they happened.
+-- The envelope is envelope.rs's format (node, kind, room, user, JSON), tested there
+-- against what these scripts publish.
 local function announce(node, channel, kind, room, user)
   local json = cjson.encode({type = kind, room = room, sender = user})
   redis.call('PUBLISH', channel,
@@ -130,6 +132,12 @@ pub struct Scripts {
     pub drop_entry: Script,
     pub reap: Script,
     pub online: Script,
+}
+
+impl Default for Scripts {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Scripts {

@@ -15,7 +15,7 @@ use std::cell::RefCell;
 use std::io::IoSlice;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -23,12 +23,13 @@ use actix_codec::{Decoder, Encoder};
 use actix_http::ws::{CloseCode, CloseReason, Codec, Frame, Message, ProtocolError};
 use bytes::{Buf, Bytes, BytesMut};
 use bytestring::ByteString;
-use futures_util::task::AtomicWaker;
 use futures_util::{FutureExt, StreamExt};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{Notify, mpsc};
+
+use super::outbox::{Outbox, Shared};
 
 /// Close code recorded when the socket itself failed (no close frame was exchanged).
 const CLOSE_ABNORMAL: u16 = 1006;
@@ -53,69 +54,6 @@ pub fn encode(message: Message) -> Bytes {
 /// Wire bytes of a text frame.
 pub fn text_frame(json: String) -> Bytes {
     encode(Message::Text(ByteString::from(json)))
-}
-
-struct Shared {
-    close_code: AtomicU16,
-    waker: AtomicWaker,
-    closed: Notify,
-}
-
-/// The sending side of one connection's outbound queue. Cheap to clone.
-#[derive(Clone)]
-pub struct Outbox {
-    tx: mpsc::Sender<Bytes>,
-    shared: Arc<Shared>,
-    capacity: usize,
-}
-
-/// Why a frame was not queued.
-#[derive(Debug, PartialEq, Eq)]
-pub enum NotQueued {
-    /// The reader is too slow: its queue is full.
-    Full,
-    /// The connection is gone.
-    Closed,
-}
-
-impl Outbox {
-    pub fn send(&self, frame: Bytes) -> Result<(), NotQueued> {
-        self.tx.try_send(frame).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => NotQueued::Full,
-            mpsc::error::TrySendError::Closed(_) => NotQueued::Closed,
-        })
-    }
-
-    /// Frames that may still be queued before the queue is full.
-    pub fn free(&self) -> usize {
-        self.tx.capacity()
-    }
-
-    pub fn capacity(&self) -> usize {
-        self.capacity
-    }
-
-    /// Closes the connection with `code`, ahead of anything still queued. The first close
-    /// wins.
-    pub fn close(&self, code: u16) {
-        if self
-            .shared
-            .close_code
-            .compare_exchange(0, code, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-        {
-            self.shared.waker.wake();
-            self.shared.closed.notify_one();
-        }
-    }
-
-    /// Resolves once [`Outbox::close`] has been called (or the socket failed).
-    pub async fn closing(&self) {
-        if self.shared.close_code.load(Ordering::Acquire) != 0 {
-            return;
-        }
-        self.shared.closed.notified().await;
-    }
 }
 
 /// The outbound queue as a stream of wire frames, ending with the close frame.
@@ -286,13 +224,7 @@ async fn write_loop(
         let written = tokio::time::timeout(timeout, write_frames(&mut write, &mut batch)).await;
         if !matches!(written, Ok(Ok(()))) {
             // The peer is gone: let the connection's task end too.
-            if shared
-                .close_code
-                .compare_exchange(0, CLOSE_ABNORMAL, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
-            {
-                shared.closed.notify_one();
-            }
+            shared.failed(CLOSE_ABNORMAL);
             return;
         }
     }
@@ -310,37 +242,41 @@ pub fn switching_protocols(client_key: &[u8]) -> Vec<u8> {
     head
 }
 
+/// What a taken-over socket is given.
+#[derive(Debug, Clone, Copy)]
+pub struct SocketSettings {
+    /// The outbound queue's length, in frames.
+    pub queue: usize,
+    /// The largest client frame the decoder accepts, in bytes.
+    pub max_frame: usize,
+    /// The longest one write may take before the peer counts as gone.
+    pub write_timeout: Duration,
+}
+
 /// Takes the socket over once the handshake has been checked: writes the `101`, starts
 /// the writer task (on this worker) and returns the connection's two ends. `leftover`:
-/// what the client sent after its request head. `queue`: the outbound queue's length in
-/// frames; `max_frame`: the largest client frame the decoder accepts; `write_timeout`: the
-/// longest one write may take before the peer counts as gone.
+/// what the client sent after its request head.
 pub async fn take_over(
     mut io: TcpStream,
     leftover: BytesMut,
     client_key: &[u8],
-    (queue, max_frame, write_timeout): (usize, usize, Duration),
+    settings: SocketSettings,
     live: &Arc<Live>,
 ) -> std::io::Result<(Outbox, Inbound)> {
     io.write_all(&switching_protocols(client_key)).await?;
     let (read, write) = io.into_split();
-    let (tx, rx) = mpsc::channel(queue.max(1));
-    let shared = Arc::new(Shared {
-        close_code: AtomicU16::new(0),
-        waker: AtomicWaker::new(),
-        closed: Notify::new(),
-    });
+    let (outbox, rx, shared) = Outbox::new(settings.queue);
     let body = OutboundBody {
         rx,
-        shared: shared.clone(),
+        shared,
         done: false,
     };
-    actix_web::rt::spawn(write_loop(body, write, write_timeout, live.enter()));
-    let outbox = Outbox {
-        tx,
-        shared,
-        capacity: queue.max(1),
-    };
+    actix_web::rt::spawn(write_loop(
+        body,
+        write,
+        settings.write_timeout,
+        live.enter(),
+    ));
     let buf = if leftover.is_empty() {
         BytesMut::new()
     } else {
@@ -349,40 +285,7 @@ pub async fn take_over(
     let inbound = Inbound {
         read,
         buf,
-        codec: Codec::new().max_size(max_frame),
+        codec: Codec::new().max_size(settings.max_frame),
     };
     Ok((outbox, inbound))
-}
-
-#[cfg(test)]
-pub mod testing {
-    use std::cell::RefCell;
-    use std::rc::Rc;
-
-    use super::*;
-
-    /// An outbox with no socket behind it, and a function returning every frame queued on
-    /// it so far.
-    pub fn recording_outbox() -> (Outbox, impl Fn() -> Vec<Bytes>) {
-        let (tx, rx) = mpsc::channel(64);
-        let outbox = Outbox {
-            tx,
-            shared: Arc::new(Shared {
-                close_code: AtomicU16::new(0),
-                waker: AtomicWaker::new(),
-                closed: Notify::new(),
-            }),
-            capacity: 64,
-        };
-        let state = Rc::new(RefCell::new((rx, Vec::new())));
-        let sent = move || {
-            let mut state = state.borrow_mut();
-            let (rx, seen) = &mut *state;
-            while let Ok(frame) = rx.try_recv() {
-                seen.push(frame);
-            }
-            seen.clone()
-        };
-        (outbox, sent)
-    }
 }

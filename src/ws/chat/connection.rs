@@ -11,12 +11,15 @@ use bytes::Bytes;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::mpsc;
 
-use super::bus::Bus;
-use super::frames::{self, ClientFrame, ErrorCode};
-use super::hub::{ConnId, Hub};
-use super::persister::{SaveJob, SaveLanes};
-use super::socket::{Inbound, Outbox, encode};
-use crate::domain::{ClientId, Draft, MAX_CONTENT_CHARS, MessageContent, MessageStore, RoomName};
+use super::drain::Drain;
+use super::lanes::{SaveJob, SaveLanes};
+use super::protocol::{self, Command};
+use crate::domain::services::EventStore;
+use crate::domain::{Change, ClientId, Draft, MessageContent, RoomName};
+use crate::ws::bus::Bus;
+use crate::ws::frames::{self, ErrorCode};
+use crate::ws::hub::{ConnId, Hub};
+use crate::ws::transport::{Inbound, Outbox, encode};
 
 /// Per-connection limits (`[ws]` settings).
 #[derive(Debug, Clone)]
@@ -38,8 +41,9 @@ pub struct Connection {
     pub outbox: Outbox,
     pub hub: Arc<Hub>,
     pub bus: Arc<dyn Bus>,
-    pub store: Arc<dyn MessageStore>,
+    pub store: Arc<dyn EventStore>,
     pub jobs: SaveLanes,
+    pub drain: Arc<Drain>,
     pub limits: ConnLimits,
 }
 
@@ -48,12 +52,13 @@ struct Membership {
     hub: Arc<Hub>,
     bus: Arc<dyn Bus>,
     id: ConnId,
-    rooms: HashSet<String>,
+    rooms: HashSet<RoomName>,
 }
 
 impl Drop for Membership {
     fn drop(&mut self) {
-        for (room, user) in self.hub.disconnect(self.id, self.rooms.drain()) {
+        let rooms = self.rooms.drain().map(String::from);
+        for (room, user) in self.hub.disconnect(self.id, rooms) {
             self.bus.left(&room, &user);
         }
     }
@@ -140,7 +145,7 @@ impl Connection {
         let _ = self.outbox.send(frame);
     }
 
-    async fn on_text(&self, bytes: Bytes, rooms: &mut HashSet<String>) {
+    async fn on_text(&self, bytes: Bytes, rooms: &mut HashSet<RoomName>) {
         if bytes.len() > self.limits.max_text_bytes {
             self.reply(frames::error(
                 ErrorCode::TooLarge,
@@ -149,29 +154,32 @@ impl Connection {
             ));
             return;
         }
-        let frame: ClientFrame = match serde_json::from_slice(&bytes) {
-            Ok(frame) => frame,
-            Err(e) => {
-                self.reply(frames::error(
-                    ErrorCode::BadRequest,
-                    &format!("not a valid frame: {e}"),
-                    None,
-                ));
+        let command = match protocol::parse(&bytes) {
+            Ok(command) => command,
+            Err(refused) => {
+                let frame =
+                    frames::error(refused.code, &refused.message, refused.client_id.as_deref());
+                if refused.client_id.is_some() {
+                    // It answers a write: the client must hear it.
+                    let _ = self.outbox.send_or_close(frame);
+                } else {
+                    self.reply(frame);
+                }
                 return;
             }
         };
-        match frame {
-            ClientFrame::Join { room } => self.join(room, rooms).await,
-            ClientFrame::Leave { room } => {
+        match command {
+            Command::Join(room) => self.join(room, rooms).await,
+            Command::Leave(room) => {
                 if rooms.remove(&room)
-                    && let Some(user) = self.hub.leave(&room, self.id)
+                    && let Some(user) = self.hub.leave(room.as_str(), self.id)
                 {
-                    self.bus.left(&room, &user);
+                    self.bus.left(room.as_str(), &user);
                 }
             }
-            ClientFrame::Typing { room } => {
+            Command::Typing(room) => {
                 if rooms.contains(&room) {
-                    self.bus.publish_typing(&room, &self.username);
+                    self.bus.publish_typing(room.as_str(), &self.username);
                 } else {
                     self.reply(frames::error(
                         ErrorCode::Forbidden,
@@ -180,7 +188,7 @@ impl Connection {
                     ));
                 }
             }
-            ClientFrame::Chat {
+            Command::Chat {
                 room,
                 content,
                 client_id,
@@ -188,11 +196,7 @@ impl Connection {
         }
     }
 
-    async fn join(&self, room: String, rooms: &mut HashSet<String>) {
-        if let Err(e) = RoomName::parse(&room) {
-            self.reply(frames::error(ErrorCode::BadRequest, &e.to_string(), None));
-            return;
-        }
+    async fn join(&self, room: RoomName, rooms: &mut HashSet<RoomName>) {
         if !rooms.contains(&room) && rooms.len() >= self.limits.max_rooms {
             self.reply(frames::error(
                 ErrorCode::Forbidden,
@@ -209,74 +213,64 @@ impl Connection {
             Ok(false) => {
                 self.reply(frames::error(
                     ErrorCode::NotFound,
-                    &format!("no room named {room:?}"),
+                    &format!("no room named {:?}", room.as_str()),
                     None,
                 ));
                 return;
             }
             Err(e) => {
+                // Not "no such room": the client is to try the join again.
                 tracing::warn!(error = %e, "cannot check a room");
                 self.reply(frames::error(
-                    ErrorCode::NotFound,
-                    "rooms cannot be checked right now",
+                    ErrorCode::Unavailable,
+                    "rooms cannot be checked right now; join again shortly",
                     None,
                 ));
                 return;
             }
         }
-        let joined = self.hub.join(&room, self.id, &self.username, &self.outbox);
+        let joined = self
+            .hub
+            .join(room.as_str(), self.id, &self.username, &self.outbox);
+        // Remembered at once: however the connection ends from here, it leaves the room.
         rooms.insert(room.clone());
         if joined.first {
-            self.bus.joined(&room, &self.username);
+            self.bus.joined(room.as_str(), &self.username);
         }
-        let users = match self.bus.online(&room) {
+        let users = match self.bus.online(room.as_str()) {
             Some(everywhere) => merge_users(joined.users, everywhere).await,
             None => joined.users,
         };
-        self.reply(frames::online_users(&room, &users));
+        self.reply(frames::online_users(room.as_str(), &users));
     }
 
-    async fn chat(&self, room: String, content: String, client_id: Option<String>) {
-        let cid = client_id.as_deref();
-        if let Some(raw) = cid
-            && let Err(e) = ClientId::parse(raw)
-        {
-            self.reply(frames::error(ErrorCode::BadRequest, &e.to_string(), None));
+    async fn chat(&self, room: RoomName, content: MessageContent, client_id: ClientId) {
+        let Some(ticket) = self.drain.admit() else {
+            let _ = self.outbox.send_or_close(frames::error(
+                ErrorCode::NotSaved,
+                "the server is restarting; send it again with the same client_id",
+                Some(client_id.as_str()),
+            ));
             return;
-        }
-        if let Err(e) = RoomName::parse(&room) {
-            self.reply(frames::error(ErrorCode::BadRequest, &e.to_string(), cid));
-            return;
-        }
-        let content = match MessageContent::parse(&content) {
-            Ok(content) => content,
-            Err(e) => {
-                let code = if content.trim().chars().count() > MAX_CONTENT_CHARS {
-                    ErrorCode::TooLarge
-                } else {
-                    ErrorCode::BadRequest
-                };
-                self.reply(frames::error(code, &e.to_string(), cid));
-                return;
-            }
         };
-        let lane = self.jobs.for_room(&room);
+        let lane = self.jobs.for_room(room.as_str());
         let job = SaveJob {
             draft: Draft {
                 room,
                 sender_id: self.user_id,
                 sender: self.username.to_string(),
-                content: content.into_string(),
                 client_id,
+                change: Change::Chat { content },
             },
             outbox: self.outbox.clone(),
+            ticket,
         };
         // Waits when the persister is behind: back-pressure on this sender only.
         if let Err(mpsc::error::SendError(job)) = lane.send(job).await {
-            self.reply(frames::error(
+            let _ = self.outbox.send_or_close(frames::error(
                 ErrorCode::NotSaved,
                 "the server is shutting down",
-                job.draft.client_id.as_deref(),
+                Some(job.draft.client_id.as_str()),
             ));
         }
     }

@@ -1,5 +1,4 @@
-//! How `front` reaches `auth`: one small trait, implemented by a direct call (inside `all`)
-//! and by awc over HTTP (`front.auth_url`, when the roles run apart).
+//! `front` apart from `auth` (`front.auth_url`): [`AuthApi`] over HTTP.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -9,57 +8,20 @@ use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use crate::accounts::{AccountError, Accounts, Issued, Registered};
+use crate::accounts::{AccountError, Issued, Registered};
 use crate::domain::ValidationError;
+use crate::domain::services::{AuthApi, Connector};
 
-#[async_trait(?Send)]
-pub trait AuthApi {
-    /// Signs in and asks for a session token as well as an access token.
-    async fn login(
-        &self,
-        username: &str,
-        password: &str,
-        client: Option<IpAddr>,
-    ) -> Result<Issued, AccountError>;
-
-    async fn register(
-        &self,
-        username: &str,
-        password: &str,
-        email: Option<&str>,
-        client: Option<IpAddr>,
-    ) -> Result<Registered, AccountError>;
-
-    /// A fresh access token for a session token.
-    async fn refresh(&self, session_token: &str) -> Result<Issued, AccountError>;
+/// Builds an [`HttpAuth`] per worker thread.
+pub struct HttpAuthConnector {
+    pub base: String,
 }
 
-/// Inside `all`: the accounts service itself.
-pub struct DirectAuth(pub Arc<Accounts>);
-
-#[async_trait(?Send)]
-impl AuthApi for DirectAuth {
-    async fn login(
-        &self,
-        u: &str,
-        p: &str,
-        client: Option<IpAddr>,
-    ) -> Result<Issued, AccountError> {
-        self.0.login(u, p, client, true).await
-    }
-
-    async fn register(
-        &self,
-        u: &str,
-        p: &str,
-        email: Option<&str>,
-        client: Option<IpAddr>,
-    ) -> Result<Registered, AccountError> {
-        self.0.register(u, p, email, client).await
-    }
-
-    async fn refresh(&self, session_token: &str) -> Result<Issued, AccountError> {
-        self.0.refresh(session_token).await
+impl Connector<dyn AuthApi> for HttpAuthConnector {
+    // The client stays on the worker thread that built it; Arc is what actix's Data takes.
+    #[allow(clippy::arc_with_non_send_sync)]
+    fn connect(&self) -> Arc<dyn AuthApi> {
+        Arc::new(HttpAuth::new(&self.base))
     }
 }
 

@@ -9,13 +9,13 @@ use std::time::Duration;
 use redis::aio::MultiplexedConnection;
 use tokio::sync::{mpsc, oneshot};
 
-use super::redis_bus::Shared;
-use super::redis_presence::{self, Scripts};
+use super::presence::{self, Scripts};
+use super::shared::Shared;
 
 /// Commands sent to Redis in one pipeline at most.
 const PIPELINE: usize = 512;
 
-pub(super) enum Command {
+pub enum Command {
     Publish(String),
     Touch {
         room: String,
@@ -39,7 +39,7 @@ fn backoff(attempt: u32) -> Duration {
 
 /// Calls `connect` until it succeeds, with backoff; while it fails, `direction` of the bus
 /// is down.
-pub(super) async fn connect_retrying<T, F, Fut>(
+pub async fn connect_retrying<T, F, Fut>(
     shared: &Shared,
     direction: &AtomicBool,
     what: &str,
@@ -67,11 +67,7 @@ where
 }
 
 /// Sends commands to Redis in pipelines, in the order they were queued.
-pub(super) async fn run_commands(
-    client: redis::Client,
-    shared: &Shared,
-    mut rx: mpsc::Receiver<Command>,
-) {
+pub async fn run_commands(client: redis::Client, shared: &Shared, mut rx: mpsc::Receiver<Command>) {
     let scripts = Scripts::new();
     let mut batch = Vec::new();
     loop {
@@ -129,14 +125,14 @@ impl<'a> Pipe<'a> {
             shared,
             scripts,
             ttl_ms: shared.options.presence_ttl.as_millis().to_string(),
-            rooms_key: redis_presence::rooms_key(&shared.options.prefix),
+            rooms_key: presence::rooms_key(&shared.options.prefix),
         }
     }
 
     /// `EVALSHA` of `script` on `room`'s presence set (and the rooms set, `with_rooms`),
     /// its first arguments this node and the events channel.
     fn script(&mut self, script: &redis::Script, room: &str, with_rooms: bool) -> &mut Self {
-        let key = redis_presence::room_key(&self.shared.options.prefix, room);
+        let key = presence::room_key(&self.shared.options.prefix, room);
         self.pipe
             .cmd("EVALSHA")
             .arg(script.get_hash())

@@ -1,79 +1,39 @@
 //! Several `ws` nodes over Redis pub/sub. Each node delivers its own events locally at
-//! once and publishes them on one channel; every node delivers what the *others* publish.
-//! Chat messages pass through a [`Sequencer`], so every node delivers a room's messages in
-//! `seq` order whichever node stored them. Presence is shared through Redis too (see
-//! [`redis_presence`](super::redis_presence)); commands to Redis go out in pipelines (see
-//! [`redis_commands`](super::redis_commands)).
+//! once and publishes them on one channel ([`envelope`]); every node delivers what the
+//! *others* publish. Room events pass through a [`Sequencer`], so every node delivers a
+//! room's events in `seq` order, once, whichever node stored them. Presence is shared
+//! through Redis too ([`presence`]); commands to Redis go out in pipelines ([`commands`]).
 //!
 //! While Redis is unreachable, local delivery goes on, `/healthz` says `degraded`, events
 //! for other nodes are dropped (their clients fill the gap from history by `seq`), presence
 //! is this node's own, and both directions reconnect with backoff.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
 
 use futures_util::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 
-use super::bus::Bus;
-use super::frames;
-use super::hub::{Hub, Importance};
-use super::redis_commands::{Command, connect_retrying, run_commands};
+mod commands;
+pub mod envelope;
+pub mod presence;
+mod shared;
+
+use commands::{Command, connect_retrying, run_commands};
+use envelope::{Presence, Topic};
+pub use shared::RedisOptions;
+use shared::Shared;
+
+use super::Bus;
 use super::sequencer::{ORDER_WAIT, Sequencer};
-use super::socket::text_frame;
-use crate::domain::Message;
+use crate::domain::RoomEvent;
+use crate::ws::frames;
+use crate::ws::hub::{Hub, Importance};
+use crate::ws::transport::text_frame;
 
 /// Commands waiting for Redis; beyond this many, new ones are dropped (clients catch up).
 const QUEUE: usize = 65_536;
-/// How a node joins the bus.
-#[derive(Clone)]
-pub struct RedisOptions {
-    pub url: String,
-    /// Prefix of every Redis key and channel (`bus.channel`): nodes sharing it share a chat.
-    pub prefix: String,
-    /// How long a node's presence entries outlive its last refresh (`bus.presence_ttl_secs`).
-    pub presence_ttl: Duration,
-}
-
-/// What the Redis thread shares with the bus.
-pub(super) struct Shared {
-    pub(super) hub: Arc<Hub>,
-    order: Sequencer,
-    pub(super) node: String,
-    pub(super) options: RedisOptions,
-    /// `<prefix>:events`, the channel every node publishes on and listens to.
-    events: String,
-    /// Both directions work: commands (publishing, presence) and the subscription.
-    up: Arc<AtomicBool>,
-    pub(super) commands_up: AtomicBool,
-    subscribed: AtomicBool,
-}
-
-impl Shared {
-    pub(super) fn events_channel(&self) -> &str {
-        &self.events
-    }
-
-    /// `node \n kind \n room \n arg \n json`: a header to route by, the frame to deliver.
-    /// `arg` is the message's seq for `chat`, the user otherwise.
-    fn envelope(&self, kind: &str, room: &str, arg: &str, json: &str) -> String {
-        format!("{}\n{kind}\n{room}\n{arg}\n{json}", self.node)
-    }
-
-    /// Records whether one direction works; the bus is up when both do.
-    pub(super) fn set(&self, direction: &AtomicBool, works: bool) {
-        direction.store(works, Ordering::Relaxed);
-        let up =
-            self.commands_up.load(Ordering::Relaxed) && self.subscribed.load(Ordering::Relaxed);
-        if !up && self.up.swap(false, Ordering::Relaxed) {
-            // Other nodes' messages will not arrive: nothing is worth waiting for.
-            self.order.release_all();
-        } else if up {
-            self.up.store(true, Ordering::Relaxed);
-        }
-    }
-}
 
 pub struct RedisBus {
     shared: Arc<Shared>,
@@ -94,16 +54,8 @@ impl RedisBus {
             .enable_all()
             .build()
             .map_err(|e| e.to_string())?;
-        let shared = Arc::new(Shared {
-            order: Sequencer::new(hub.clone()),
-            hub,
-            node,
-            events: format!("{}:events", options.prefix),
-            options,
-            up: Arc::new(AtomicBool::new(false)),
-            commands_up: AtomicBool::new(false),
-            subscribed: AtomicBool::new(false),
-        });
+        let order = Sequencer::new(hub.clone(), Some(ORDER_WAIT));
+        let shared = Arc::new(Shared::new(hub, order, node, options));
         let (thread_shared, refresh) = (shared.clone(), commands.clone());
         std::thread::Builder::new()
             .name("redis-bus".into())
@@ -129,7 +81,7 @@ impl RedisBus {
     }
 
     fn up(&self) -> bool {
-        self.shared.up.load(Ordering::Relaxed)
+        self.shared.is_up()
     }
 
     fn send(&self, command: Command) -> bool {
@@ -140,29 +92,33 @@ impl RedisBus {
 }
 
 impl Bus for RedisBus {
-    fn publish_chat(&self, message: &Message) {
-        let json = frames::chat_json(message);
-        let seq = message.seq.max(0) as u64;
-        if self.up() {
-            let envelope = self
-                .shared
-                .envelope("chat", &message.room, &seq.to_string(), &json);
-            self.shared
-                .order
-                .offer(&message.room, seq, text_frame(json));
+    fn announce(&self, event: &RoomEvent) {
+        let json = event.to_json();
+        let (room, seq) = (event.room(), event.seq().max(0) as u64);
+        // Published whether or not this node delivered it before: a node that missed it
+        // delivers it, the others drop the repeat.
+        let envelope = self.up().then(|| {
+            let topic = Topic::Event {
+                kind: event.kind(),
+                seq,
+            };
+            envelope::encode(&self.shared.node, room, topic, &json)
+        });
+        self.shared.order.offer(room, seq, text_frame(json));
+        if let Some(envelope) = envelope {
             self.send(Command::Publish(envelope));
-        } else {
-            self.shared
-                .hub
-                .broadcast(&message.room, &text_frame(json), Importance::Essential);
         }
     }
 
     fn publish_typing(&self, room: &str, sender: &str) {
-        let json = frames::event_json("typing", room, sender);
-        let envelope = self
-            .up()
-            .then(|| self.shared.envelope("typing", room, sender, &json));
+        let json = frames::presence_news_json("typing", room, sender);
+        let envelope = self.up().then(|| {
+            let topic = Topic::Presence {
+                kind: Presence::Typing,
+                user: sender,
+            };
+            envelope::encode(&self.shared.node, room, topic, &json)
+        });
         self.shared
             .hub
             .broadcast_from(room, sender, &text_frame(json), Importance::Droppable);
@@ -212,7 +168,7 @@ async fn refresher(shared: &Shared, commands: mpsc::Sender<Command>) {
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;
-        if shared.up.load(Ordering::Relaxed) && commands.send(Command::Refresh).await.is_err() {
+        if shared.is_up() && commands.send(Command::Refresh).await.is_err() {
             return;
         }
     }
@@ -251,32 +207,21 @@ async fn subscriber(client: redis::Client, shared: &Shared) {
     }
 }
 
-/// Delivers another node's event to this node's subscribers.
-fn deliver(shared: &Shared, envelope: &str) {
-    let mut parts = envelope.splitn(5, '\n');
-    let (Some(node), Some(kind), Some(room), Some(arg), Some(json)) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
+/// Delivers another node's event or news to this node's subscribers.
+fn deliver(shared: &Shared, payload: &str) {
+    let Some(envelope) = envelope::decode(payload) else {
         return;
     };
-    if node == shared.node {
+    if envelope.node == shared.node {
         return;
     }
-    let frame = text_frame(json.to_owned());
-    match kind {
-        "chat" => match arg.parse::<u64>() {
-            Ok(seq) => shared.order.offer(room, seq, frame),
-            Err(_) => shared.hub.broadcast(room, &frame, Importance::Essential),
-        },
-        "typing" | "join" | "leave" => {
+    let frame = text_frame(envelope.json.to_owned());
+    match envelope.topic {
+        Topic::Event { seq, .. } => shared.order.offer(envelope.room, seq, frame),
+        Topic::Presence { user, .. } => {
             shared
                 .hub
-                .broadcast_from(room, arg, &frame, Importance::Droppable)
+                .broadcast_from(envelope.room, user, &frame, Importance::Droppable)
         }
-        _ => {}
     }
 }

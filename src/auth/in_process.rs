@@ -1,0 +1,45 @@
+//! `front` inside `all`: signing in is a call to the accounts service, no HTTP.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::accounts::{AccountError, Accounts, Issued, Registered};
+use crate::domain::services::{AuthApi, Connector};
+
+/// Inside `all`: the accounts service itself.
+#[derive(Clone)]
+pub struct DirectAuth(pub Arc<Accounts>);
+
+impl Connector<dyn AuthApi> for DirectAuth {
+    fn connect(&self) -> Arc<dyn AuthApi> {
+        Arc::new(self.clone())
+    }
+}
+
+#[async_trait(?Send)]
+impl AuthApi for DirectAuth {
+    async fn login(
+        &self,
+        u: &str,
+        p: &str,
+        client: Option<IpAddr>,
+    ) -> Result<Issued, AccountError> {
+        self.0.login(u, p, client, true).await
+    }
+
+    async fn register(
+        &self,
+        u: &str,
+        p: &str,
+        email: Option<&str>,
+        client: Option<IpAddr>,
+    ) -> Result<Registered, AccountError> {
+        self.0.register(u, p, email, client).await
+    }
+
+    async fn refresh(&self, session_token: &str) -> Result<Issued, AccountError> {
+        self.0.refresh(session_token).await
+    }
+}

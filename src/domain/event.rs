@@ -1,0 +1,125 @@
+//! Room events: every change to a room, numbered by the room's gapless `seq`. An event's
+//! JSON is the WebSocket frame that announces it and the entry of the events feed.
+
+use serde::{Deserialize, Serialize};
+
+use super::Message;
+
+/// Every kind of room event the contract names. Only [`EventKind::Chat`] has a
+/// [`RoomEvent`] variant yet; the others arrive with the features that make them (edit,
+/// delete, reactions, memberships), as variants on the same pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    Chat,
+    Edit,
+    Delete,
+    Reaction,
+    MemberAdded,
+    MemberRemoved,
+    RoomUpdated,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 7] = [
+        EventKind::Chat,
+        EventKind::Edit,
+        EventKind::Delete,
+        EventKind::Reaction,
+        EventKind::MemberAdded,
+        EventKind::MemberRemoved,
+        EventKind::RoomUpdated,
+    ];
+
+    /// The frame's `type`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Chat => "chat",
+            EventKind::Edit => "edit",
+            EventKind::Delete => "delete",
+            EventKind::Reaction => "reaction",
+            EventKind::MemberAdded => "member_added",
+            EventKind::MemberRemoved => "member_removed",
+            EventKind::RoomUpdated => "room_updated",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == raw)
+    }
+}
+
+/// A stored room event. Serialized, it is the frame that announces it:
+/// `{"type": "chat", "id", "room", "seq", "sender", "content", "timestamp", "client_id"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RoomEvent {
+    /// A new message.
+    Chat(Message),
+}
+
+impl RoomEvent {
+    pub fn kind(&self) -> EventKind {
+        match self {
+            RoomEvent::Chat(_) => EventKind::Chat,
+        }
+    }
+
+    pub fn room(&self) -> &str {
+        match self {
+            RoomEvent::Chat(m) => &m.room,
+        }
+    }
+
+    pub fn seq(&self) -> i64 {
+        match self {
+            RoomEvent::Chat(m) => m.seq,
+        }
+    }
+
+    /// The frame's JSON text.
+    pub fn to_json(&self) -> String {
+        // Serializing plain data with string keys cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_round_trip_their_names() {
+        for kind in EventKind::ALL {
+            assert_eq!(EventKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(EventKind::parse("dance"), None);
+    }
+
+    #[test]
+    fn a_chat_event_is_the_chat_frame() {
+        let event = RoomEvent::Chat(Message {
+            id: 7,
+            room: "general".into(),
+            seq: 3,
+            sender: "ann".into(),
+            content: "hi".into(),
+            timestamp: chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap_or_default(),
+            client_id: Some("c1".into()),
+        });
+        let json: serde_json::Value = serde_json::from_str(&event.to_json()).unwrap_or_default();
+        assert_eq!(
+            json,
+            serde_json::json!({"type": "chat", "id": 7, "room": "general", "seq": 3,
+                "sender": "ann", "content": "hi", "timestamp": "2023-11-14T22:13:20Z",
+                "client_id": "c1"})
+        );
+        assert_eq!(
+            serde_json::from_value::<RoomEvent>(json).ok(),
+            Some(event.clone())
+        );
+        assert_eq!(
+            (event.kind(), event.room(), event.seq()),
+            (EventKind::Chat, "general", 3)
+        );
+    }
+}

@@ -1,0 +1,37 @@
+//! How stored room events and presence news reach subscribers: through a bus, so that
+//! several `ws` nodes can share them. In-process (one node, and `all`) the bus is the
+//! local hub; with Redis, every node's. Either way room events pass a [`Sequencer`], which
+//! delivers each room's events in seq order and each seq to a node's subscribers once.
+
+mod local;
+pub mod redis;
+pub mod sequencer;
+
+use std::sync::Arc;
+
+use tokio::sync::oneshot;
+
+use crate::domain::RoomEvent;
+
+pub use local::LocalBus;
+pub use sequencer::Sequencer;
+
+pub trait Bus: Send + Sync {
+    /// A stored room event: to every subscriber of its room, on every node, once.
+    fn announce(&self, event: &RoomEvent);
+
+    /// Someone is typing: to the room's other users, on every node.
+    fn publish_typing(&self, room: &str, sender: &str);
+
+    /// `user`'s first connection in `room` on this node has joined: announce it to the
+    /// room's other users wherever they are, unless the user was online there already.
+    fn joined(&self, room: &str, user: &Arc<str>);
+
+    /// `user`'s last connection in `room` on this node has left: announce it, unless the
+    /// user is still online in the room on another node.
+    fn left(&self, room: &str, user: &Arc<str>);
+
+    /// The users online in `room` on every node, when that differs from this node's own
+    /// view; `None`: this node's hub knows everyone.
+    fn online(&self, room: &str) -> Option<oneshot::Receiver<Vec<String>>>;
+}
