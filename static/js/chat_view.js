@@ -1,15 +1,23 @@
 // chatapp's chat page: how things look. Every piece of user text goes into the page with
-// textContent, never as markup. Loaded before ws_client.js, which drives it.
-'use strict';
+// textContent, never as markup. It draws what app.js tells it to and decides nothing about
+// order or duplicates beyond placing each message by its seq.
 
-window.chatView = (els, MAX_CHARS) => {
-  const STATES = {
-    connecting: 'Connecting…',
-    connected: 'Connected',
-    reconnecting: 'Reconnecting…',
-    'catching-up': 'Catching up…',
-    offline: 'Offline',
-  };
+const STATES = {
+  connecting: 'Connecting…',
+  connected: 'Connected',
+  reconnecting: 'Reconnecting…',
+  'catching-up': 'Catching up…',
+  offline: 'Offline',
+};
+
+const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+const dayFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+
+// els: the page's elements (see app.js). me: the signed-in username.
+export function createChatView(els, { me, maxChars }) {
+  const list = els.list;
+  const pendingSelector = (clientId) =>
+    `[data-role="pending-message"][data-client-id="${CSS.escape(clientId || '')}"]`;
 
   function setState(state) {
     els.state.dataset.state = state;
@@ -21,9 +29,7 @@ window.chatView = (els, MAX_CHARS) => {
     els.error.hidden = !text;
   }
 
-  const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
-  const dayFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
-
+  // ---- messages ---------------------------------------------------------------------------
   function messageElement(message, pending) {
     const item = document.createElement('article');
     item.className = pending ? 'message pending' : 'message';
@@ -48,7 +54,13 @@ window.chatView = (els, MAX_CHARS) => {
     meta.append(sender, time);
     const content = document.createElement('p');
     content.className = 'content';
-    content.textContent = message.content;
+    if (message.deleted) {
+      // A deleted message keeps its place (and seq) but not its words.
+      content.classList.add('deleted');
+      content.textContent = 'This message was deleted.';
+    } else {
+      content.textContent = message.content;
+    }
     item.append(meta, content);
     return item;
   }
@@ -64,11 +76,52 @@ window.chatView = (els, MAX_CHARS) => {
     }
   }
 
-  const nearBottom = () =>
-    els.list.scrollHeight - els.list.scrollTop - els.list.clientHeight < 80;
+  const nearBottom = () => list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+
+  // Shows a stored message in seq order, above the pending ones; it replaces our own
+  // pending copy of it, if there is one. A new message scrolls the log down if the reader
+  // was at the bottom (or wrote it); an older one (older: true) never does.
+  function showMessage(message, { older = false } = {}) {
+    const stick = !older && nearBottom();
+    if (message.client_id && message.sender === me) list.querySelector(pendingSelector(message.client_id))?.remove();
+    const item = messageElement(message, false);
+    let after = list.lastElementChild;
+    while (after && (after.dataset.role === 'pending-message' || Number(after.dataset.seq) > message.seq)) {
+      after = after.previousElementSibling;
+    }
+    if (after) after.after(item); else list.prepend(item);
+    regroup(item);
+    if (stick || (!older && message.sender === me)) list.scrollTop = list.scrollHeight;
+  }
+
+  // Shows a message of ours that the server has not acknowledged yet, dimmed, at the end.
+  function showPending(item) {
+    if (list.querySelector(`[data-client-id="${CSS.escape(item.client_id)}"]`)) return;
+    const el = messageElement({ sender: me, content: item.content, client_id: item.client_id }, true);
+    list.append(el);
+    regroup(el);
+    list.scrollTop = list.scrollHeight;
+  }
+
+  // The ack of a pending message: it becomes the stored message, where it stands. Answers
+  // whether there was such a pending message.
+  function confirmPending(clientId, ack) {
+    const el = list.querySelector(pendingSelector(clientId));
+    if (!el) return false;
+    el.classList.remove('pending');
+    el.dataset.role = 'message';
+    el.dataset.seq = String(ack.seq);
+    el.dataset.id = String(ack.id);
+    if (ack.timestamp) el.dataset.time = ack.timestamp;
+    return true;
+  }
+
+  function removePending(clientId) {
+    list.querySelector(pendingSelector(clientId))?.remove();
+  }
 
   function markFailed(clientId, reason) {
-    const el = els.list.querySelector(`[data-role="pending-message"][data-client-id="${CSS.escape(clientId)}"]`);
+    const el = list.querySelector(pendingSelector(clientId));
     if (!el) return;
     el.classList.add('failed');
     const note = document.createElement('span');
@@ -77,7 +130,14 @@ window.chatView = (els, MAX_CHARS) => {
     el.append(note);
   }
 
-  // ---- presence and typing -----------------------------------------------------------------
+  // Runs draw() (which adds older messages above) without moving what the reader sees.
+  function keepScroll(draw) {
+    const before = list.scrollHeight;
+    draw();
+    list.scrollTop += list.scrollHeight - before;
+  }
+
+  // ---- presence and typing ----------------------------------------------------------------
   const typingTimers = new Map();
 
   function showOnline(users) {
@@ -122,9 +182,9 @@ window.chatView = (els, MAX_CHARS) => {
     renderTyping();
   }
 
-  // ---- rooms and composer ------------------------------------------------------------------
-  function renderRooms(list, current, onSwitch) {
-    els.rooms.replaceChildren(...list.map((r) => {
+  // ---- rooms and composer -----------------------------------------------------------------
+  function renderRooms(rooms, current, onSwitch) {
+    els.rooms.replaceChildren(...rooms.map((r) => {
       const li = document.createElement('li');
       const button = document.createElement('button');
       button.type = 'button';
@@ -138,15 +198,27 @@ window.chatView = (els, MAX_CHARS) => {
     }));
   }
 
+  // A new room is shown: its title, an empty log, nobody online or typing yet.
+  function openRoom(room) {
+    els.title.textContent = `# ${room}`;
+    list.replaceChildren();
+    els.online.replaceChildren();
+    clearAllTyping();
+    for (const b of els.rooms.querySelectorAll('button')) {
+      if (b.dataset.room === room) b.setAttribute('aria-current', 'true');
+      else b.removeAttribute('aria-current');
+    }
+  }
+
   function updateCounter() {
     const length = [...els.composer.value.trim()].length;
-    els.counter.textContent = length > MAX_CHARS - 500 ? `${length} / ${MAX_CHARS}` : '';
-    els.counter.classList.toggle('over', length > MAX_CHARS);
+    els.counter.textContent = length > maxChars - 500 ? `${length} / ${maxChars}` : '';
+    els.counter.classList.toggle('over', length > maxChars);
   }
 
   return {
-    setState, showError, messageElement, regroup, nearBottom, markFailed,
-    showOnline, addOnline, removeOnline, showTyping, clearTyping, clearAllTyping,
-    renderRooms, updateCounter,
+    setState, showError, showMessage, showPending, confirmPending, removePending, markFailed,
+    keepScroll, showOnline, addOnline, removeOnline, showTyping, clearTyping, renderRooms,
+    openRoom, updateCounter,
   };
-};
+}
