@@ -92,6 +92,7 @@ impl Default for WsSettings {
             max_rooms: 100,
             max_batch: 256,
             save_lanes: 1,
+            save_timeout_secs: 10,
         }
     }
 }

@@ -130,6 +130,9 @@ pub struct WsSettings {
     /// More than one pays when each batch waits long on the network (front far away); on
     /// one machine the extra, smaller batches only cost CPU (docs/BENCHMARKS.md).
     pub save_lanes: usize,
+    /// Seconds a `ws` apart from `front` waits for one save before its outcome counts as
+    /// unknown and the batch is sent again (same client ids: nothing is stored twice).
+    pub save_timeout_secs: u64,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -67,6 +67,7 @@ impl Settings {
             ("ws.max_rooms", self.ws.max_rooms as u64, 1),
             ("ws.max_batch", self.ws.max_batch as u64, 1),
             ("ws.save_lanes", self.ws.save_lanes as u64, 1),
+            ("ws.save_timeout_secs", self.ws.save_timeout_secs, 1),
         ] {
             if value < min {
                 return Err(invalid(key, format!("must be at least {min}")));

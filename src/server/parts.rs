@@ -56,7 +56,7 @@ pub(super) fn http_store(settings: &Settings) -> anyhow::Result<HttpStoreConnect
     Ok(HttpStoreConnector {
         base,
         token,
-        timeout: std::time::Duration::from_secs(10),
+        timeout: std::time::Duration::from_secs(settings.ws.save_timeout_secs),
     })
 }
 

@@ -12,6 +12,7 @@ mod bus;
 mod chat;
 mod cli;
 mod deploy;
+mod events;
 mod health;
 mod pages;
 mod rate_limits;

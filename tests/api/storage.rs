@@ -369,3 +369,45 @@ async fn seed_twice_changes_nothing(backend: Backend) {
     assert!(!chatapp::passwords::verify("hello8", &user7.password_hash));
 }
 both_backends!(seed_is_idempotent, seed_twice_changes_nothing);
+
+async fn one_refused_message_never_fails_another(backend: Backend) {
+    let test_db = TestDb::empty(backend);
+    let db = test_db.migrated(2);
+    let mut conn = db.get().unwrap();
+    let alice = add_user(&mut conn, "alice");
+    let bob = add_user(&mut conn, "bob");
+    let room = general(&mut conn).id;
+    // Bob's message names a room that does not exist: the database refuses it (a foreign
+    // key), in the same batch as Alice's ordinary messages.
+    let batch = [
+        msg(room, alice, "before", Some("a-1")),
+        msg(room + 1000, bob, "nowhere", Some("b-1")),
+        msg(room, alice, "after", Some("a-2")),
+    ];
+    let saved = messages::save_each(&mut conn, &batch).unwrap();
+    assert_eq!(saved.len(), 3);
+    let seqs: Vec<Option<i64>> = saved
+        .iter()
+        .map(|s| s.as_ref().ok().map(|s| s.message().seq))
+        .collect();
+    assert_eq!(seqs, vec![Some(1), None, Some(2)], "{saved:?}");
+    let refused = saved[1].as_ref().expect_err("refused alone");
+    assert!(
+        !refused.is_unavailable() && !refused.is_transient(),
+        "{refused}"
+    );
+    // Gapless: the refused message took no seq.
+    assert_eq!(general(&mut conn).last_seq, 2);
+    let stored = messages::history(&mut conn, room, "general", Cursor::Latest, 10).unwrap();
+    let contents: Vec<&str> = stored.iter().map(|m| m.content.as_str()).collect();
+    assert_eq!(contents, vec!["before", "after"]);
+    // Sent again, the stored ones are found, not stored twice.
+    let again = messages::save_each(&mut conn, &batch).unwrap();
+    assert!(matches!(again[0], Ok(Saved::Existing(_))));
+    assert!(again[1].is_err());
+    assert!(matches!(again[2], Ok(Saved::Existing(_))));
+}
+both_backends!(
+    failure_isolation_in_a_batch,
+    one_refused_message_never_fails_another
+);

@@ -1,0 +1,179 @@
+//! Room events: the gapless events feed, frames refused at the door without failing anyone
+//! else's, server-assigned client ids.
+
+use chatapp::server::Role;
+use serde_json::{Value, json};
+
+use crate::both_backends;
+use crate::chat::{chat, user};
+use crate::helpers::{Backend, TestApp, WsClient, spawn_app};
+
+async fn feed(app: &TestApp, token: &str, query: &str) -> (u16, Value) {
+    app.get_with_token(&format!("/api/chat/events?{query}"), token)
+        .await
+}
+
+/// Every event of a room through the feed, page by page, as a client catches up.
+async fn all_events(app: &TestApp, token: &str, room: &str, limit: usize) -> Vec<Value> {
+    let mut events = Vec::new();
+    let mut after = 0;
+    loop {
+        let (status, page) = feed(
+            app,
+            token,
+            &format!("room={room}&after={after}&limit={limit}"),
+        )
+        .await;
+        assert_eq!(status, 200, "{page}");
+        let got = page["events"].as_array().expect("events").clone();
+        if got.is_empty() {
+            assert_eq!(page["last_seq"], after, "caught up to the room's last seq");
+            return events;
+        }
+        assert!(got.len() <= limit);
+        after = got.last().expect("one")["seq"].as_i64().expect("seq");
+        events.extend(got);
+    }
+}
+
+async fn a_nul_message_beside_an_ordinary_one(backend: Backend) {
+    let app = spawn_app(Role::All, backend).await;
+    let (ann_token, bob_token) = (user(&app, "ann").await, user(&app, "bob").await);
+    let mut ann = WsClient::connect(&app.address, &ann_token).await;
+    let mut bob = WsClient::connect(&app.address, &bob_token).await;
+    ann.join("general").await;
+    bob.join("general").await;
+    // Sent at the same moment, so that they would share a batch.
+    ann.send(chat("general", "bad\u{0}byte", "n-1")).await;
+    bob.send(chat("general", "ordinary", "o-1")).await;
+    let refused = ann.recv_type("error").await;
+    assert_eq!(
+        (refused["code"].clone(), refused["client_id"].clone()),
+        (json!("bad_request"), json!("n-1")),
+        "{refused}"
+    );
+    let ack = bob.recv_type("ack").await;
+    assert_eq!(
+        (ack["client_id"].clone(), ack["seq"].clone()),
+        (json!("o-1"), json!(1))
+    );
+    for client in [&mut ann, &mut bob] {
+        let got = client.recv_type("chat").await;
+        assert_eq!(
+            (got["content"].clone(), got["seq"].clone()),
+            (json!("ordinary"), json!(1))
+        );
+    }
+    // A NUL in the client id is refused too, and the connection stays usable.
+    ann.send(chat("general", "fine", "bad\u{0}id")).await;
+    assert_eq!(ann.recv_type("error").await["code"], "bad_request");
+    ann.send(chat("general", "fine", "n-2")).await;
+    assert_eq!(ann.recv_type("ack").await["seq"], 2);
+    app.stop().await;
+}
+both_backends!(nul_beside_ordinary, a_nul_message_beside_an_ordinary_one);
+
+async fn the_feed_is_gapless_after_a_mixed_load(backend: Backend) {
+    let app = spawn_app(Role::All, backend).await;
+    let (token_a, token_b) = (user(&app, "amy").await, user(&app, "ben").await);
+    let mut a = WsClient::connect(&app.address, &token_a).await;
+    let mut b = WsClient::connect(&app.address, &token_b).await;
+    a.join("general").await;
+    b.join("general").await;
+    // Mixed: two senders, resends of one client id, a refused frame, one without client id.
+    for i in 0..20 {
+        a.send(chat("general", &format!("a{i}"), &format!("a-{i}")))
+            .await;
+        b.send(chat("general", &format!("b{i}"), &format!("b-{i}")))
+            .await;
+        if i % 5 == 0 {
+            a.send(chat("general", "again", &format!("a-{i}"))).await;
+            b.send(chat("general", "\u{0}", &format!("z-{i}"))).await;
+        }
+    }
+    b.send(json!({"type": "chat", "room": "general", "content": "no id"}))
+        .await;
+    let mut acks_a = 0;
+    while acks_a < 24 {
+        if a.recv().await["type"] == "ack" {
+            acks_a += 1;
+        }
+    }
+    let mut assigned = None;
+    let mut acks_b = 0;
+    while acks_b < 21 {
+        let frame = b.recv().await;
+        if frame["type"] == "ack" {
+            acks_b += 1;
+            if acks_b == 21 {
+                assigned = frame["client_id"].as_str().map(str::to_owned);
+            }
+        }
+    }
+    let assigned = assigned.expect("an id assigned at the door");
+    assert!(assigned.starts_with("srv-"), "{assigned}");
+
+    let events = all_events(&app, &token_a, "general", 7).await;
+    let seqs: Vec<i64> = events
+        .iter()
+        .map(|e| e["seq"].as_i64().expect("seq"))
+        .collect();
+    assert_eq!(
+        seqs,
+        (1..=41).collect::<Vec<_>>(),
+        "every acked event once, no gap"
+    );
+    assert!(
+        events
+            .iter()
+            .all(|e| e["type"] == "chat" && e["room"] == "general")
+    );
+    let no_id: Vec<&Value> = events.iter().filter(|e| e["content"] == "no id").collect();
+    assert_eq!(no_id.len(), 1);
+    assert_eq!(no_id[0]["client_id"], json!(assigned));
+    // The feed's event is the frame that announced it.
+    let seq = no_id[0]["seq"].as_i64().expect("seq");
+    let (_, page) = feed(
+        &app,
+        &token_b,
+        &format!("room=general&after={}&limit=1", seq - 1),
+    )
+    .await;
+    assert_eq!(page["last_seq"], 41);
+    let announced = loop {
+        let frame = b.recv().await;
+        if frame["type"] == "chat" && frame["seq"] == seq {
+            break frame;
+        }
+    };
+    assert_eq!(page["events"][0], announced);
+    app.stop().await;
+}
+both_backends!(gapless_feed, the_feed_is_gapless_after_a_mixed_load);
+
+#[actix_web::test]
+async fn the_feed_refuses_bad_parameters() {
+    let app = spawn_app(Role::All, Backend::Sqlite).await;
+    let token = user(&app, "cid").await;
+    let (status, page) = feed(&app, &token, "room=general").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        page,
+        json!({"room": "general", "events": [], "last_seq": 0})
+    );
+    for (query, code) in [
+        ("room=general&limit=0", 422),
+        ("room=general&limit=501", 422),
+        ("room=general&after=-1", 422),
+        ("room=general&after=x", 422),
+        ("limit=5", 422),
+        ("room=nowhere", 404),
+    ] {
+        let (status, body) = feed(&app, &token, query).await;
+        assert_eq!(status, code, "{query}: {body}");
+        assert!(body["error"]["code"].is_string(), "{body}");
+    }
+    let (status, _) = app.get_json("/api/chat/events?room=general").await;
+    assert_eq!(status, 401);
+    app.stop().await;
+}
