@@ -149,8 +149,24 @@ fn start_front(
     ChatappProcess::start(cmd)
 }
 
+/// A free address to bind to (so a role can come back on the same one).
+fn free_bind() -> String {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("probe");
+    probe.local_addr().expect("addr").to_string()
+}
+
 impl Split {
     fn start() -> Self {
+        Self::start_with(free_bind(), None, &[])
+    }
+
+    /// `front` on `front_bind`; `ws` reaching it at `ws_front_url` (default: directly),
+    /// with `ws_env` added to its environment.
+    fn start_with(
+        front_bind: String,
+        ws_front_url: Option<String>,
+        ws_env: &[(&str, &str)],
+    ) -> Self {
         let db = TestDb::empty(Backend::Postgres);
         let dir = tempfile::tempdir().expect("dir");
         let keys = dir.path().join("keys");
@@ -181,9 +197,6 @@ impl Split {
             .env("CHATAPP__AUTH__BCRYPT_COST", "4");
         let auth = ChatappProcess::start(auth_cmd);
         // front gets a fixed port so it can come back on the same address.
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("probe");
-        let front_bind = probe.local_addr().expect("addr").to_string();
-        drop(probe);
         let front = start_front(dir.path(), &db, &keys, &auth.address, &front_bind, None);
         let mut ws_cmd = chatapp_cmd(dir.path());
         ws_cmd
@@ -192,8 +205,12 @@ impl Split {
                 "CHATAPP__JWT__PUBLIC_KEY_FILE",
                 keys.join("jwt_ed25519.pub.pem"),
             )
-            .env("CHATAPP__WS__FRONT_URL", &front.address)
-            .env("CHATAPP__INTERNAL__TOKEN", SERVICE);
+            .env(
+                "CHATAPP__WS__FRONT_URL",
+                ws_front_url.unwrap_or_else(|| front.address.clone()),
+            )
+            .env("CHATAPP__INTERNAL__TOKEN", SERVICE)
+            .envs(ws_env.iter().copied());
         let ws = ChatappProcess::start(ws_cmd);
         Self {
             _dir: dir,
@@ -367,4 +384,160 @@ async fn split_roles_deliver_twenty_times_fifty_exactly_once() {
         clients.push(ws);
     }
     crate::chat::everyone_sends(clients, EACH).await;
+}
+
+/// What one client received: chat frames' seqs in order (a repeat shows), and acks.
+#[derive(Default)]
+struct Seen {
+    chats: Vec<i64>,
+    acks: Vec<Value>,
+}
+
+impl Seen {
+    /// Receives until there are `acks` acks and a chat frame for every seq in `seqs`.
+    async fn until(&mut self, client: &mut crate::helpers::WsClient, acks: usize, seqs: &[i64]) {
+        while self.acks.len() < acks || !seqs.iter().all(|s| self.chats.contains(s)) {
+            let frame = match client.next().await {
+                Ok(frame) => frame,
+                Err(ended) => panic!("{ended:?} after chats {:?}", self.chats),
+            };
+            match frame["type"].as_str() {
+                Some("chat") => self.chats.push(frame["seq"].as_i64().expect("seq")),
+                Some("ack") => self.acks.push(frame),
+                _ => {}
+            }
+        }
+    }
+}
+
+#[actix_web::test]
+async fn a_save_whose_reply_is_lost_is_acked_and_announced_once() {
+    use crate::helpers::{LossyProxy, WsClient};
+    let front_bind = free_bind();
+    let proxy = LossyProxy::start(&front_bind, b"save_message").await;
+    let split = Split::start_with(front_bind, Some(format!("http://{}", proxy.address)), &[]);
+    let (alice, bob) = (split.token("alice").await, split.token("bob").await);
+    let mut a = WsClient::connect(&split.ws.address, &alice).await;
+    let mut b = WsClient::connect(&split.ws.address, &bob).await;
+    a.join("general").await;
+    b.join("general").await;
+
+    // front stores the message, and its reply never reaches ws: ws sends the batch again,
+    // the retry finds the message stored, and it is acked and announced.
+    let (mut seen_a, mut seen_b) = (Seen::default(), Seen::default());
+    proxy.lose_next(1);
+    a.send(json!({"type": "chat", "room": "general", "content": "lost reply", "client_id": "l-1"}))
+        .await;
+    seen_a.until(&mut a, 1, &[]).await;
+    let ack = &seen_a.acks[0];
+    assert_eq!(
+        (ack["client_id"].clone(), ack["seq"].clone()),
+        (json!("l-1"), json!(1))
+    );
+    assert_eq!(proxy.still_to_lose(), 0, "the reply was lost");
+    // A chat without a client id: one is assigned at the door, so the retry of a lost
+    // reply does not store it twice.
+    proxy.lose_next(1);
+    b.send(json!({"type": "chat", "room": "general", "content": "no id"}))
+        .await;
+    seen_b.until(&mut b, 1, &[]).await;
+    assert_eq!(seen_b.acks[0]["seq"], 2, "{}", seen_b.acks[0]);
+    assert_eq!(proxy.still_to_lose(), 0);
+    a.send(json!({"type": "chat", "room": "general", "content": "after", "client_id": "l-2"}))
+        .await;
+    seen_a.until(&mut a, 2, &[1, 2, 3]).await;
+    seen_b.until(&mut b, 1, &[1, 2, 3]).await;
+    assert_eq!(seen_a.chats, vec![1, 2, 3], "each once, in order");
+    assert_eq!(seen_b.chats, vec![1, 2, 3], "each once, in order");
+    // The client resends (as after a reconnect): acked with the original, not announced
+    // again.
+    a.send(json!({"type": "chat", "room": "general", "content": "lost reply", "client_id": "l-1"}))
+        .await;
+    a.send(json!({"type": "chat", "room": "general", "content": "last", "client_id": "l-3"}))
+        .await;
+    seen_a.until(&mut a, 4, &[4]).await;
+    seen_b.until(&mut b, 1, &[4]).await;
+    assert_eq!(seen_a.acks[2]["seq"], 1);
+    assert_eq!(seen_a.chats, vec![1, 2, 3, 4], "no repeat of 1");
+    assert_eq!(seen_b.chats, vec![1, 2, 3, 4], "no repeat of 1");
+    let client = awc::Client::default();
+    let mut response = client
+        .get(format!(
+            "{}/api/chat/events?room=general",
+            split.front.as_ref().expect("front").address
+        ))
+        .insert_header(("Authorization", format!("Bearer {bob}")))
+        .send()
+        .await
+        .expect("events");
+    let page: Value = response.json().await.expect("json");
+    let contents: Vec<&str> = page["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["content"].as_str().expect("content"))
+        .collect();
+    assert_eq!(contents, vec!["lost reply", "no id", "after", "last"]);
+}
+
+#[actix_web::test]
+async fn a_save_held_past_its_timeout_is_acked_and_announced_once() {
+    use crate::helpers::WsClient;
+    use diesel::{Connection, RunQueryDsl};
+    let split = Split::start_with(
+        free_bind(),
+        None,
+        &[("CHATAPP__WS__SAVE_TIMEOUT_SECS", "1")],
+    );
+    let (alice, bob) = (split.token("alice").await, split.token("bob").await);
+    let mut a = WsClient::connect(&split.ws.address, &alice).await;
+    let mut b = WsClient::connect(&split.ws.address, &bob).await;
+    a.join("general").await;
+    b.join("general").await;
+
+    // The messages table is locked while alice sends: ws's save times out, and its retry
+    // races the first attempt, still waiting inside PostgreSQL, for the table.
+    let mut locker = diesel::PgConnection::establish(&split.db.url).expect("connect");
+    let mut watcher = diesel::PgConnection::establish(&split.db.url).expect("connect");
+    diesel::connection::SimpleConnection::batch_execute(
+        &mut locker,
+        "BEGIN; LOCK TABLE messages IN ACCESS EXCLUSIVE MODE",
+    )
+    .expect("lock");
+    a.send(json!({"type": "chat", "room": "general", "content": "held", "client_id": "h-1"}))
+        .await;
+    // Both attempts wait on the lock: the first one timed out on ws's side.
+    #[derive(diesel::QueryableByName)]
+    struct Waiting {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let waiting: Waiting = diesel::sql_query(
+            "SELECT count(*) AS n FROM pg_stat_activity              WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .get_result(&mut watcher)
+        .expect("pg_stat_activity");
+        if waiting.n >= 2 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the retry never came");
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    diesel::connection::SimpleConnection::batch_execute(&mut locker, "COMMIT").expect("unlock");
+
+    let (mut seen_a, mut seen_b) = (Seen::default(), Seen::default());
+    seen_a.until(&mut a, 1, &[]).await;
+    let ack = &seen_a.acks[0];
+    assert_eq!(
+        (ack["client_id"].clone(), ack["seq"].clone()),
+        (json!("h-1"), json!(1))
+    );
+    a.send(json!({"type": "chat", "room": "general", "content": "next", "client_id": "h-2"}))
+        .await;
+    seen_a.until(&mut a, 2, &[1, 2]).await;
+    seen_b.until(&mut b, 0, &[1, 2]).await;
+    assert_eq!(seen_a.chats, vec![1, 2], "announced, once");
+    assert_eq!(seen_b.chats, vec![1, 2], "announced, once");
 }
