@@ -89,6 +89,11 @@ impl AppHandle {
     pub async fn stop(&self) {
         stop(&self.server, self.ws.as_ref()).await;
     }
+
+    /// Whether a stop has begun and the node takes no more writes.
+    pub fn stopping(&self) -> bool {
+        self.ws.as_ref().is_some_and(|ws| ws.drain.is_closed())
+    }
 }
 
 impl Application {

@@ -259,11 +259,12 @@ impl Hub {
         users
     }
 
-    /// Closes every connection (1012 on shutdown: clients reconnect at once).
+    /// Closes every connection once what is queued for it is written (1012 on shutdown:
+    /// clients reconnect at once).
     pub fn close_all(&self, code: u16) {
         let Ok(conns) = self.conns.lock() else { return };
         for outbox in conns.values() {
-            outbox.close(code);
+            outbox.close_after_queue(code);
         }
     }
 }

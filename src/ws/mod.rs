@@ -38,7 +38,7 @@ pub const CLOSE_UNAUTHORIZED: u16 = 4401;
 /// Close code on shutdown: clients reconnect at once.
 pub const CLOSE_RESTART: u16 = 1012;
 /// The longest a stopping node waits for its persister to answer every write it took.
-const DRAIN_WAIT: Duration = Duration::from_secs(20);
+const DRAIN_WAIT: Duration = Duration::from_secs(15);
 
 /// What `ws` needs to serve. Cheap to clone.
 #[derive(Clone)]

@@ -389,3 +389,62 @@ async fn both_nodes_deliver_every_message_once_in_seq_order() {
     a.stop().await;
     b.stop().await;
 }
+
+/// The Lua scripts publish presence news themselves (in the same step as the change); what
+/// they publish must be the envelope the Rust side decodes.
+#[actix_web::test]
+async fn the_lua_scripts_publish_the_envelope_rust_decodes() {
+    use chatapp::ws::bus::redis::envelope::{Presence, Topic, decode};
+    use chatapp::ws::bus::redis::presence;
+    use futures_util::StreamExt;
+    let client = redis::Client::open(redis_url()).expect("redis url");
+    let prefix = new_channel();
+    let channel = format!("{prefix}:events");
+    let mut pubsub = client.get_async_pubsub().await.expect("pubsub");
+    pubsub.subscribe(&channel).await.expect("subscribe");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    let (room, user, node) = ("general", "zoë.o-1", "node-a");
+    let news: Vec<String> = presence::touch()
+        .key(presence::room_key(&prefix, room))
+        .key(presence::rooms_key(&prefix))
+        .arg(node)
+        .arg(&channel)
+        .arg(60_000)
+        .arg(room)
+        .arg(user)
+        .invoke_async(&mut conn)
+        .await
+        .expect("touch");
+    assert_eq!(news, vec![user.to_owned()]);
+    let gone: i64 = presence::drop_entry()
+        .key(presence::room_key(&prefix, room))
+        .arg(node)
+        .arg(&channel)
+        .arg(room)
+        .arg(user)
+        .invoke_async(&mut conn)
+        .await
+        .expect("drop");
+    assert_eq!(gone, 1);
+    let mut messages = pubsub.on_message();
+    for kind in [Presence::Join, Presence::Leave] {
+        let message = tokio::time::timeout(Duration::from_secs(10), messages.next())
+            .await
+            .expect("published")
+            .expect("a message");
+        let payload: String = message.get_payload().expect("text");
+        let envelope = decode(&payload).expect("an envelope");
+        assert_eq!(
+            (envelope.node, envelope.room, envelope.topic),
+            (node, room, Topic::Presence { kind, user })
+        );
+        let frame: Value = serde_json::from_str(envelope.json).expect("json");
+        assert_eq!(
+            frame,
+            json!({"type": kind.as_str(), "room": room, "sender": user})
+        );
+    }
+}

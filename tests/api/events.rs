@@ -177,3 +177,116 @@ async fn the_feed_refuses_bad_parameters() {
     assert_eq!(status, 401);
     app.stop().await;
 }
+
+#[actix_web::test]
+async fn a_stopping_node_answers_every_write_it_took_before_closing() {
+    use diesel::connection::SimpleConnection;
+    use diesel::{Connection, RunQueryDsl};
+    let app = spawn_app(Role::All, Backend::Postgres).await;
+    let token = user(&app, "dee").await;
+    let mut client = WsClient::connect(&app.address, &token).await;
+    client.join("general").await;
+    let url = app.db.as_ref().expect("database").url.clone();
+    let mut locker = diesel::PgConnection::establish(&url).expect("connect");
+    let mut watcher = diesel::PgConnection::establish(&url).expect("connect");
+    locker
+        .batch_execute("BEGIN; LOCK TABLE messages IN ACCESS EXCLUSIVE MODE")
+        .expect("lock");
+    client.send(chat("general", "held", "d-1")).await;
+    #[derive(diesel::QueryableByName)]
+    struct Waiting {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let waiting = |watcher: &mut diesel::PgConnection| {
+        diesel::sql_query(
+            "SELECT count(*) AS n FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .get_result::<Waiting>(watcher)
+        .expect("pg_stat_activity")
+        .n
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while waiting(&mut watcher) < 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the save never started"
+        );
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+
+    // SIGTERM's stop, while the write is stored: it stops taking writes first.
+    let handle = app.handle();
+    let stopping = actix_web::rt::spawn({
+        let handle = handle.clone();
+        async move { handle.stop().await }
+    });
+    while !handle.stopping() {
+        assert!(std::time::Instant::now() < deadline, "the stop never began");
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    client.send(chat("general", "too late", "d-2")).await;
+    let refused = client.recv_type("error").await;
+    assert_eq!(
+        (refused["code"].clone(), refused["client_id"].clone()),
+        (json!("not_saved"), json!("d-2"))
+    );
+    locker.batch_execute("COMMIT").expect("unlock");
+
+    // The write it took is answered and announced, then the socket closes with 1012.
+    let mut frames = Vec::new();
+    let ended = loop {
+        match client.next().await {
+            Ok(frame) => frames.push(frame),
+            Err(ended) => break ended,
+        }
+    };
+    assert_eq!(
+        ended,
+        crate::helpers::Ended::Closed(Some(1012)),
+        "{frames:?}"
+    );
+    let kinds: Vec<(Value, Value)> = frames
+        .iter()
+        .filter(|f| f["type"] != "presence")
+        .map(|f| (f["type"].clone(), f["client_id"].clone()))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![(json!("ack"), json!("d-1")), (json!("chat"), json!("d-1"))]
+    );
+    stopping.await.expect("stopped");
+}
+
+#[actix_web::test]
+async fn a_join_that_cannot_be_checked_is_unavailable_not_missing() {
+    use chatapp::tokens::{KeyPair, TokenKind, TokenSigner};
+    let pair = KeyPair::generate().expect("key pair");
+    let keys = tempfile::tempdir().expect("dir");
+    let (_, public) = pair.write_to(keys.path(), false).expect("write keys");
+    // A ws node whose front does not answer (the helper's default front_url).
+    let app = crate::helpers::spawn_app_with(Role::Ws, Backend::Sqlite, move |s| {
+        s.jwt.public_key_file = Some(public);
+    })
+    .await;
+    let issuer = chatapp::config::Settings::default().jwt.issuer;
+    let signer = TokenSigner::new(&pair, &issuer).expect("signer");
+    let token = signer
+        .issue(TokenKind::Access, 1, "eve", 300)
+        .expect("token");
+    let mut client = WsClient::connect(&app.address, &token).await;
+    client
+        .send(json!({"type": "join", "room": "general"}))
+        .await;
+    let refused = client.recv().await;
+    assert_eq!(
+        (refused["type"].clone(), refused["code"].clone()),
+        (json!("error"), json!("unavailable")),
+        "{refused}"
+    );
+    // The connection stays usable.
+    client.send(json!({"type": "join", "room": "Bad"})).await;
+    assert_eq!(client.recv().await["code"], "bad_request");
+    app.stop().await;
+}

@@ -13,6 +13,7 @@
 //! never delivered here is delivered late.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -103,7 +104,11 @@ pub struct Sequencer {
     /// How long an event waits for a missing predecessor; `None`: not at all (one node,
     /// whose persister hands over each room's events in order).
     gap_wait: Option<Duration>,
+    offers: AtomicU64,
 }
+
+/// Offers between sweeps of idle rooms when no timer runs (the local bus).
+const SWEEP_EVERY: u64 = 4096;
 
 impl Sequencer {
     pub fn new(hub: Arc<Hub>, gap_wait: Option<Duration>) -> Self {
@@ -111,6 +116,7 @@ impl Sequencer {
             hub,
             rooms: Mutex::new(HashMap::new()),
             gap_wait,
+            offers: AtomicU64::new(0),
         }
     }
 
@@ -122,6 +128,16 @@ impl Sequencer {
     /// room (with any held successors), held if it is ahead of a gap worth waiting for,
     /// delivered late if it was skipped, dropped if it was delivered already.
     pub fn offer(&self, room: &str, seq: u64, frame: Bytes) {
+        self.place(room, seq, frame);
+        // Without a gap wait no timer calls `flush_overdue`: idle rooms are forgotten here.
+        if self.gap_wait.is_none()
+            && self.offers.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1
+        {
+            self.flush_overdue(Instant::now());
+        }
+    }
+
+    fn place(&self, room: &str, seq: u64, frame: Bytes) {
         let Ok(mut rooms) = self.rooms.lock() else {
             return;
         };

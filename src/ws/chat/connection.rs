@@ -95,7 +95,8 @@ impl Connection {
                                     self.outbox.close(1008);
                                     break;
                                 }
-                                self.reply(frames::error(ErrorCode::RateLimited, "slow down", None));
+                                let cid = protocol::client_id_of(&bytes);
+                                self.reply(frames::error(ErrorCode::RateLimited, "slow down", cid.as_deref()));
                                 continue;
                             }
                             self.on_text(bytes, &mut membership.rooms).await;
@@ -147,10 +148,11 @@ impl Connection {
 
     async fn on_text(&self, bytes: Bytes, rooms: &mut HashSet<RoomName>) {
         if bytes.len() > self.limits.max_text_bytes {
+            let cid = protocol::client_id_of(&bytes);
             self.reply(frames::error(
                 ErrorCode::TooLarge,
                 &format!("frames may be at most {} bytes", self.limits.max_text_bytes),
-                None,
+                cid.as_deref(),
             ));
             return;
         }
@@ -246,6 +248,7 @@ impl Connection {
 
     async fn chat(&self, room: RoomName, content: MessageContent, client_id: ClientId) {
         let Some(ticket) = self.drain.admit() else {
+            self.hub.metrics().not_saved.inc();
             let _ = self.outbox.send_or_close(frames::error(
                 ErrorCode::NotSaved,
                 "the server is restarting; send it again with the same client_id",

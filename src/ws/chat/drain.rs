@@ -35,6 +35,11 @@ impl Drain {
         (!self.closed.load(Ordering::Acquire)).then_some(ticket)
     }
 
+    /// Whether the node has stopped taking writes.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
     /// Takes no more writes and waits, for at most `within`, until every admitted one has
     /// been answered. Returns how many were still pending at the end (0: all drained).
     pub async fn close(&self, within: Duration) -> usize {

@@ -65,12 +65,26 @@ impl Refused {
 /// repeated).
 const ECHO_MAX: usize = 256;
 
+/// The `client_id` of a write that is refused before (or without) being parsed: too
+/// fast, too large, or of the wrong shape. Its error frame still names it.
+pub fn client_id_of(text: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Write {
+        client_id: Option<serde_json::Value>,
+    }
+    let write: Write = serde_json::from_slice(text).ok()?;
+    match write.client_id? {
+        serde_json::Value::String(id) if id.len() <= ECHO_MAX => Some(id),
+        _ => None,
+    }
+}
+
 /// Parses one text frame.
 pub fn parse(text: &[u8]) -> Result<Command, Refused> {
     let raw: RawFrame = serde_json::from_slice(text).map_err(|e| Refused {
         code: ErrorCode::BadRequest,
         message: format!("not a valid frame: {e}"),
-        client_id: None,
+        client_id: client_id_of(text),
     })?;
     match raw {
         RawFrame::Join { room } => Ok(Command::Join(room_name(&room, None)?)),
@@ -176,5 +190,12 @@ mod tests {
         assert_eq!(cid.code, ErrorCode::BadRequest);
         let empty = refused(r#"{"type":"chat","room":"general","content":"   ","client_id":"c6"}"#);
         assert_eq!(empty.code, ErrorCode::BadRequest);
+        let shapeless = refused(r#"{"type":"chat","room":"general","client_id":"c5"}"#);
+        assert_eq!(
+            (shapeless.code, shapeless.client_id.as_deref()),
+            (ErrorCode::BadRequest, Some("c5"))
+        );
+        assert_eq!(client_id_of(br#"{"client_id": 7}"#), None);
+        assert_eq!(client_id_of(b"not json"), None);
     }
 }

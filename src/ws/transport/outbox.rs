@@ -2,7 +2,7 @@
 //! whatever is still queued.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 
 use bytes::Bytes;
 use futures_util::task::AtomicWaker;
@@ -18,6 +18,8 @@ pub(super) struct Shared {
     /// The writer's, woken by a close.
     pub(super) waker: AtomicWaker,
     pub(super) closed: Notify,
+    /// The close waits for the frames queued before it (a graceful stop).
+    pub(super) after_queue: AtomicBool,
 }
 
 impl Shared {
@@ -59,6 +61,7 @@ impl Outbox {
             close_code: AtomicU16::new(0),
             waker: AtomicWaker::new(),
             closed: Notify::new(),
+            after_queue: AtomicBool::new(false),
         });
         let outbox = Self {
             tx,
@@ -108,6 +111,13 @@ impl Outbox {
             self.shared.waker.wake();
             self.shared.closed.notify_one();
         }
+    }
+
+    /// Closes the connection with `code` once the frames already queued are written (a
+    /// stopping node: the last acks and events must not be overtaken).
+    pub fn close_after_queue(&self, code: u16) {
+        self.shared.after_queue.store(true, Ordering::Release);
+        self.close(code);
     }
 
     /// Resolves once [`Outbox::close`] has been called (or the socket failed).

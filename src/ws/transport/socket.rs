@@ -74,8 +74,14 @@ impl futures_util::Stream for OutboundBody {
         this.shared.waker.register(cx.waker());
         let code = this.shared.close_code.load(Ordering::Acquire);
         if code != 0 {
-            this.done = true;
+            // No more frames are taken; a close after the queue lets the queued ones out.
             this.rx.close();
+            if this.shared.after_queue.load(Ordering::Acquire)
+                && let Poll::Ready(Some(frame)) = this.rx.poll_recv(cx)
+            {
+                return Poll::Ready(Some(Ok(frame)));
+            }
+            this.done = true;
             let reason = CloseReason {
                 code: CloseCode::from(code),
                 description: None,

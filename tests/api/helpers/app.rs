@@ -157,4 +157,9 @@ impl TestApp {
     pub async fn stop(&self) {
         self.handle.stop().await;
     }
+
+    /// Stops the server as SIGTERM does, from another task.
+    pub fn handle(&self) -> AppHandle {
+        self.handle.clone()
+    }
 }
