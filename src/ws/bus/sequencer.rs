@@ -234,7 +234,7 @@ impl Sequencer {
 mod tests {
     use super::*;
     use crate::ws::WsMetrics;
-    use crate::ws::transport::outbox::testing::recording_outbox;
+    use crate::ws::transport::outbox::testing::recording_outbox_of;
 
     fn texts(frames: &[Bytes]) -> Vec<u8> {
         frames.iter().map(|f| f[f.len() - 1]).collect()
@@ -249,7 +249,7 @@ mod tests {
         let hub = Arc::new(Hub::new(
             WsMetrics::new(&prometheus::Registry::new()).expect("metrics"),
         ));
-        let (outbox, sent) = recording_outbox();
+        let (outbox, sent) = recording_outbox_of(1024);
         let user: Arc<str> = Arc::from("ann");
         hub.join("r", 1, &user, &outbox);
         (Sequencer::new(hub, gap_wait), sent)

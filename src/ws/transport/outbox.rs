@@ -72,6 +72,11 @@ impl Outbox {
     }
 
     pub fn send(&self, frame: Bytes) -> Result<(), NotQueued> {
+        // Closing: what was queued before still goes out (a close after the queue), nothing
+        // after it (say, the `leave`s of other connections closing at the same moment).
+        if self.shared.close_code.load(Ordering::Relaxed) != 0 {
+            return Err(NotQueued::Closed);
+        }
         self.tx.try_send(frame).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => NotQueued::Full,
             mpsc::error::TrySendError::Closed(_) => NotQueued::Closed,
@@ -179,5 +184,18 @@ mod tests {
             Err(NotQueued::Full)
         );
         assert_eq!(outbox.close_code(), Some(CLOSE_TOO_SLOW));
+    }
+
+    #[test]
+    fn nothing_is_queued_after_a_close() {
+        let (outbox, mut rx, _) = Outbox::new(4);
+        assert_eq!(outbox.send(Bytes::from_static(b"before")), Ok(()));
+        outbox.close_after_queue(1012);
+        assert_eq!(
+            outbox.send(Bytes::from_static(b"after")),
+            Err(NotQueued::Closed)
+        );
+        assert_eq!(rx.try_recv().ok(), Some(Bytes::from_static(b"before")));
+        assert!(rx.try_recv().is_err());
     }
 }
