@@ -18,6 +18,7 @@ CONFIGURATION
     CHATAPP__WS__BIND                  address of `ws` [127.0.0.1:5002]
     CHATAPP__AUTH__SIGNING_KEY_FILE    Ed25519 private key (PKCS#8 PEM) held by `auth`
     CHATAPP__AUTH__BCRYPT_COST         bcrypt cost of new password hashes [12]
+    CHATAPP__AUTH__REGISTRATION        invite, open or closed (the first account is the admin) [invite]
     CHATAPP__HTTP__TRUSTED_PROXIES     proxies whose X-Forwarded-For is believed [none]
     CHATAPP__JWT__PUBLIC_KEY_FILE      the matching public key, for `front` and `ws`
     CHATAPP__FRONT__AUTH_URL           where `front` reaches `auth` when split
@@ -62,6 +63,32 @@ pub enum Command {
     Seed,
     /// Write a fresh Ed25519 token-signing key pair into DIR and exit
     Keygen(KeygenOpts),
+    /// Manage the workspace without a browser: users, roles, the join code
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an account; the password is read from standard input
+    CreateUser {
+        username: String,
+        /// admin, member or bot (the first account ever is always admin)
+        #[arg(long, default_value = "member")]
+        role: String,
+    },
+    /// Set a user's password, read from standard input
+    SetPassword { username: String },
+    /// Give a user the role admin, member or bot
+    SetRole { username: String, role: String },
+    /// Deactivate a user: no more sign-ins, and their sessions end
+    Deactivate { username: String },
+    /// Print the workspace join code (people register at /join/<code>)
+    JoinCode {
+        /// Replace the code first; the old one stops working
+        #[arg(long)]
+        rotate: bool,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -13,6 +13,12 @@ pub enum AccountError {
     /// The same answer whether the user exists or not.
     #[error("wrong username or password")]
     InvalidCredentials,
+    #[error("registration needs an invitation: ask an administrator for the join link")]
+    InviteRequired,
+    #[error("registration is closed: an administrator creates accounts")]
+    RegistrationClosed,
+    #[error("this account is deactivated")]
+    Deactivated,
     #[error("the session has expired or is not valid; sign in again")]
     InvalidSession,
     #[error("too many attempts; try again in {retry_after_secs} s")]

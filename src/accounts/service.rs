@@ -5,8 +5,8 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use serde::{Deserialize, Serialize};
 
 use super::{AccountError, LoginLimits, PasswordHasher};
-use crate::domain::{Password, Username, ValidationError};
-use crate::storage::{Db, StorageError, now_utc, users};
+use crate::domain::{Password, Registration, Role, Username, ValidationError};
+use crate::storage::{Db, StorageError, invites, now_utc, users, write_transaction};
 use crate::tokens::{TokenKind, TokenSigner, TokenVerifier};
 
 /// A new account, as `POST /auth/api/register` answers it.
@@ -14,6 +14,13 @@ use crate::tokens::{TokenKind, TokenSigner, TokenVerifier};
 pub struct Registered {
     pub id: i64,
     pub username: String,
+    /// `admin` for the first account ever, `member` after.
+    #[serde(default = "member")]
+    pub role: Role,
+}
+
+fn member() -> Role {
+    Role::Member
 }
 
 /// Tokens issued at login or refresh, as `POST /auth/api/login` answers them.
@@ -51,6 +58,7 @@ pub struct Accounts {
     verifier: TokenVerifier,
     limits: LoginLimits,
     lifetimes: TokenLifetimes,
+    registration: Registration,
 }
 
 impl Accounts {
@@ -61,6 +69,7 @@ impl Accounts {
         verifier: TokenVerifier,
         limits: LoginLimits,
         lifetimes: TokenLifetimes,
+        registration: Registration,
     ) -> Arc<Self> {
         Arc::new(Self {
             db,
@@ -69,6 +78,7 @@ impl Accounts {
             verifier,
             limits,
             lifetimes,
+            registration,
         })
     }
 
@@ -76,12 +86,13 @@ impl Accounts {
         &self.verifier
     }
 
-    #[tracing::instrument(skip(self, password, email), fields(username = %username))]
+    #[tracing::instrument(skip(self, password, email, invite), fields(username = %username))]
     pub async fn register(
         &self,
         username: &str,
         password: &str,
         email: Option<&str>,
+        invite: Option<&str>,
         client: Option<IpAddr>,
     ) -> Result<Registered, AccountError> {
         self.limits.check_address(client)?;
@@ -92,6 +103,12 @@ impl Accounts {
             .filter(|e| !e.is_empty())
             .map(parse_email)
             .transpose()?;
+        // Who may register is settled before any password is hashed.
+        let invite = invite
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(str::to_owned);
+        let needs_invite = self.admission(invite.clone()).await?;
 
         let name = username.as_str().to_owned();
         let taken = self
@@ -104,28 +121,77 @@ impl Accounts {
 
         let hash = self.hasher.hash(password.expose().to_owned()).await?;
         let name = username.as_str().to_owned();
-        let id = self
+        let (id, role) = self
             .db
             .run(move |conn| {
-                let now = now_utc();
-                users::insert(
-                    conn,
-                    &users::NewUser {
-                        username: &name,
-                        email: email.as_deref(),
-                        password_hash: &hash,
-                        created_at: now,
-                        updated_at: now,
-                    },
-                )
+                Ok(write_transaction(conn, |conn| {
+                    let now = now_utc();
+                    let id = users::insert(
+                        conn,
+                        &users::NewUser {
+                            username: &name,
+                            email: email.as_deref(),
+                            password_hash: &hash,
+                            created_at: now,
+                            updated_at: now,
+                            role: Role::Member.as_str(),
+                        },
+                    )?;
+                    // A one-person invite is used up by this account (or was, by another).
+                    if needs_invite
+                        && !invite
+                            .as_deref()
+                            .map(|code| invites::redeem(conn, code, id))
+                            .transpose()?
+                            .unwrap_or(false)
+                    {
+                        // Rolls the account back.
+                        return Err(Refusal::InviteUsedUp);
+                    }
+                    let role = if users::promote_if_first(conn, id)? {
+                        Role::Admin
+                    } else {
+                        Role::Member
+                    };
+                    Ok((id, role))
+                }))
             })
             .await
-            .map_err(taken_or)?;
-        tracing::info!(user_id = id, "registered a user");
+            .map_err(taken_or)?
+            .map_err(|e| match e {
+                Refusal::Storage(e) => taken_or(e),
+                Refusal::InviteUsedUp => AccountError::InviteRequired,
+            })?;
+        tracing::info!(user_id = id, role = role.as_str(), "registered a user");
         Ok(Registered {
             id,
             username: username.as_str().to_owned(),
+            role,
         })
+    }
+
+    /// Whether a registration may go ahead under the workspace's mode, and whether it must
+    /// use up its invite. The first account ever is always allowed (it is the admin's).
+    async fn admission(&self, invite: Option<String>) -> Result<bool, AccountError> {
+        let mode = self.registration;
+        let (empty, valid) = self
+            .db
+            .run(move |conn| {
+                let empty = users::count(conn)? == 0;
+                let valid = match (&invite, mode) {
+                    (Some(code), Registration::Invite) => invites::is_valid(conn, code)?,
+                    _ => false,
+                };
+                Ok::<_, StorageError>((empty, valid))
+            })
+            .await?;
+        match mode {
+            _ if empty => Ok(false),
+            Registration::Open => Ok(false),
+            Registration::Closed => Err(AccountError::RegistrationClosed),
+            Registration::Invite if valid => Ok(true),
+            Registration::Invite => Err(AccountError::InviteRequired),
+        }
     }
 
     #[tracing::instrument(skip(self, password), fields(username = %username))]
@@ -154,6 +220,10 @@ impl Accounts {
             return Err(AccountError::InvalidCredentials);
         }
         let user = user.ok_or(AccountError::InvalidCredentials)?;
+        if !user.active {
+            // Told only to someone who knows the password.
+            return Err(AccountError::Deactivated);
+        }
         let mut issued = self.access(user.id, &user.username)?;
         if with_session {
             let session = self.signer.issue(
@@ -180,6 +250,7 @@ impl Accounts {
             .db
             .run(move |conn| users::find_by_id(conn, id))
             .await?
+            .filter(|u| u.active)
             .ok_or(AccountError::InvalidSession)?;
         self.access(user.id, &user.username)
     }
@@ -198,6 +269,26 @@ impl Accounts {
             session_token: None,
             session_expires_in: None,
         })
+    }
+}
+
+/// Why a registration's transaction was rolled back.
+#[derive(Debug)]
+enum Refusal {
+    Storage(StorageError),
+    /// A one-person invite that another registration used first.
+    InviteUsedUp,
+}
+
+impl From<diesel::result::Error> for Refusal {
+    fn from(e: diesel::result::Error) -> Self {
+        Refusal::Storage(e.into())
+    }
+}
+
+impl From<StorageError> for Refusal {
+    fn from(e: StorageError) -> Self {
+        Refusal::Storage(e)
     }
 }
 

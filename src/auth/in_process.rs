@@ -34,9 +34,10 @@ impl AuthApi for DirectAuth {
         u: &str,
         p: &str,
         email: Option<&str>,
+        invite: Option<&str>,
         client: Option<IpAddr>,
     ) -> Result<Registered, AccountError> {
-        self.0.register(u, p, email, client).await
+        self.0.register(u, p, email, invite, client).await
     }
 
     async fn refresh(&self, session_token: &str) -> Result<Issued, AccountError> {

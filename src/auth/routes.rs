@@ -14,6 +14,8 @@ pub struct RegisterBody {
     username: Option<String>,
     password: Option<String>,
     email: Option<String>,
+    /// The workspace join code or a one-person invite (registration mode `invite`).
+    invite: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -39,7 +41,13 @@ pub async fn register(
     let username = required("username", &body.username)?;
     let password = required("password", &body.password)?;
     let registered = accounts
-        .register(&username, &password, body.email.as_deref(), client_ip(&req))
+        .register(
+            &username,
+            &password,
+            body.email.as_deref(),
+            body.invite.as_deref(),
+            client_ip(&req),
+        )
         .await?;
     Ok(HttpResponse::Created().json(registered))
 }

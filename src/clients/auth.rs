@@ -93,6 +93,9 @@ fn error_from(status: u16, body: &[u8], retry_after_secs: u64) -> AccountError {
         "email_taken" => AccountError::EmailTaken,
         "rate_limited" => AccountError::RateLimited { retry_after_secs },
         "unauthorized" => AccountError::InvalidSession,
+        "invite_required" => AccountError::InviteRequired,
+        "registration_closed" => AccountError::RegistrationClosed,
+        "account_deactivated" => AccountError::Deactivated,
         "invalid_field" => {
             let field = match v["error"]["field"].as_str() {
                 Some("username") => "username",
@@ -127,9 +130,10 @@ impl AuthApi for HttpAuth {
         u: &str,
         p: &str,
         email: Option<&str>,
+        invite: Option<&str>,
         client: Option<IpAddr>,
     ) -> Result<Registered, AccountError> {
-        let body = json!({"username": u, "password": p, "email": email});
+        let body = json!({"username": u, "password": p, "email": email, "invite": invite});
         self.post("/auth/api/register", body, client, None).await
     }
 

@@ -1,8 +1,6 @@
 //! `ws` apart from `front` (`ws.front_url`): [`EventStore`] over front's internal API,
 //! with keep-alive, authenticated by the service credential.
 
-use std::cell::RefCell;
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,7 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::domain::services::{Connector, EventStore, Unavailable};
+use crate::domain::services::{Admission, Connector, EventStore, Unavailable};
 use crate::domain::{Draft, RoomName, SaveOutcome};
 
 /// Builds an [`HttpStore`] per thread.
@@ -35,7 +33,6 @@ impl Connector<dyn EventStore> for HttpStoreConnector {
             base: self.base.trim_end_matches('/').to_owned(),
             auth: format!("Bearer {}", self.token.expose_secret()),
             client,
-            known_rooms: RefCell::new(HashSet::new()),
         })
     }
 }
@@ -44,7 +41,6 @@ pub struct HttpStore {
     base: String,
     auth: String,
     client: awc::Client,
-    known_rooms: RefCell<HashSet<RoomName>>,
 }
 
 #[derive(Deserialize)]
@@ -75,23 +71,29 @@ impl EventStore for HttpStore {
         Ok(reply.results)
     }
 
-    async fn room_exists(&self, room: &RoomName) -> Result<bool, Unavailable> {
-        if self.known_rooms.borrow().contains(room) {
-            return Ok(true);
-        }
+    async fn join(
+        &self,
+        room: &RoomName,
+        user_id: i64,
+        username: &str,
+    ) -> Result<Admission, Unavailable> {
+        // Not cached: a membership can end.
         let response = self
             .client
-            .get(format!("{}/api/internal/rooms/{room}", self.base))
+            .post(format!("{}/api/internal/rooms/{room}/join", self.base))
+            .query(&[
+                ("user_id", user_id.to_string().as_str()),
+                ("username", username),
+            ])
+            .map_err(|e| Unavailable(format!("a join query: {e}")))?
             .insert_header(("Authorization", self.auth.as_str()))
             .send()
             .await
             .map_err(|e| Unavailable(format!("front did not answer: {e}")))?;
         match response.status().as_u16() {
-            200 => {
-                self.known_rooms.borrow_mut().insert(room.clone());
-                Ok(true)
-            }
-            404 => Ok(false),
+            200 => Ok(Admission::Joined),
+            404 => Ok(Admission::NoSuchRoom),
+            403 => Ok(Admission::Refused),
             status => Err(Unavailable(format!("front answered {status}"))),
         }
     }

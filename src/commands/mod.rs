@@ -1,5 +1,6 @@
 //! The subcommands: load settings, start logging, hand over.
 
+pub mod admin;
 mod demo_data;
 pub mod keygen;
 pub mod migrate;
@@ -31,6 +32,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Migrate => migrate::run(&settings),
         Command::Seed => seed::run(&settings),
         Command::Keygen(opts) => keygen::run(&opts),
+        Command::Admin(command) => admin::run(&settings, &command),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

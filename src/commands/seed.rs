@@ -5,7 +5,7 @@ use anyhow::Context;
 
 use super::demo_data::{self, ROOMS, USER_COUNT};
 use crate::config::Settings;
-use crate::domain::MessageContent;
+use crate::domain::{MessageContent, Role, RoomKind};
 use crate::storage::messages::{self, NewMessage};
 use crate::storage::{Db, DbConn, StorageError, now_utc, rooms, users};
 
@@ -62,6 +62,11 @@ pub fn seed(db: &Db, bcrypt_cost: u32) -> anyhow::Result<SeedReport> {
             password_hash: &hash,
             created_at: now,
             updated_at: now,
+            role: if n == 1 {
+                Role::Admin.as_str()
+            } else {
+                Role::Member.as_str()
+            },
         };
         report.users += inserted(users::insert(&mut conn, &new))?;
     }
@@ -70,6 +75,10 @@ pub fn seed(db: &Db, bcrypt_cost: u32) -> anyhow::Result<SeedReport> {
     for n in 1..=USER_COUNT {
         let user = users::find_by_username(&mut conn, &demo_data::username(n))?
             .with_context(|| format!("demo user user{n} is missing after seeding"))?;
+        if n == 1 && user.role() != Role::Admin {
+            // user1 is the demo's administrator, whoever created the account.
+            users::set_role(&mut conn, user.id, Role::Admin)?;
+        }
         user_ids.push(user.id);
     }
 
@@ -82,6 +91,8 @@ pub fn seed(db: &Db, bcrypt_cost: u32) -> anyhow::Result<SeedReport> {
                     description,
                     created_by: user_ids.first().copied(),
                     created_at: now,
+                    kind: RoomKind::Public.as_str(),
+                    direct_key: None,
                 };
                 match rooms::insert(&mut conn, &new) {
                     Ok(room) => {

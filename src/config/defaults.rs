@@ -63,6 +63,7 @@ impl Default for AuthSettings {
             session_ttl_secs: 7 * 24 * 3600,
             logins_per_username_per_minute: 10,
             requests_per_address_per_minute: 120,
+            registration: crate::domain::Registration::Invite,
         }
     }
 }

@@ -79,6 +79,9 @@ pub struct AuthSettings {
     pub logins_per_username_per_minute: u32,
     /// Login and registration requests allowed per client address per minute.
     pub requests_per_address_per_minute: u32,
+    /// Who may register after the first account (the administrator): `invite` (the join
+    /// code or a one-person invite), `open` or `closed`.
+    pub registration: crate::domain::Registration,
 }
 
 #[derive(Debug, Default, Deserialize)]

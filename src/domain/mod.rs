@@ -7,9 +7,11 @@ mod event;
 mod message;
 mod names;
 pub mod services;
+mod workspace;
 
 pub use draft::{Change, Draft, RejectCode, Rejection, SaveOutcome};
 pub use error::ValidationError;
 pub use event::{EventKind, RoomEvent};
 pub use message::{ClientId, MAX_CONTENT_CHARS, Message, MessageContent};
 pub use names::{Password, RoomName, Username};
+pub use workspace::{DIRECT_MAX, DIRECT_MIN, Registration, Role, RoomKind};

@@ -6,31 +6,33 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::chat::ChatService;
-use super::session::{CurrentUser, authenticate};
-use crate::domain::services::{AuthApi, PresenceApi};
-use crate::domain::{Draft, RoomName, ValidationError};
+use super::policy::{Member, readable_room};
+use super::session::authenticate;
+use crate::domain::services::{Admission, AuthApi, PresenceApi};
+use crate::domain::{Draft, ValidationError};
 use crate::http::ApiError;
+use crate::storage::StorageError;
 use crate::storage::messages::Cursor;
-use crate::storage::{StorageError, now_utc, rooms};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api")
             .route("/me", web::get().to(me))
             .route("/token", web::post().to(token))
-            .route("/rooms", web::get().to(list_rooms))
-            .route("/rooms", web::post().to(create_room))
+            .configure(super::rooms::configure)
+            .configure(super::admin::configure)
             .route("/chat/chat_history", web::get().to(history))
             .route("/chat/events", web::get().to(events))
             .route("/presence", web::get().to(presence))
-            .route("/internal/rooms/{name}", web::get().to(internal_room))
+            .route("/internal/rooms/{name}/join", web::post().to(internal_join))
             .route("/messages/save_message", web::post().to(save_message)),
     );
 }
 
-/// `GET /api/me`: who the credentials belong to (an extension of the contract).
-async fn me(user: CurrentUser) -> HttpResponse {
-    HttpResponse::Ok().json(json!({"id": user.id, "username": user.username}))
+/// `GET /api/me`: who the credentials belong to.
+async fn me(user: Member) -> HttpResponse {
+    HttpResponse::Ok().json(json!({"id": user.id, "username": user.username,
+        "display_name": user.display_name, "role": user.role}))
 }
 
 /// `POST /api/token` (session cookie): a short-lived access token for the page's WebSocket.
@@ -44,63 +46,6 @@ async fn token(req: HttpRequest, auth: web::Data<dyn AuthApi>) -> Result<HttpRes
     Ok(HttpResponse::Ok()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .json(json!({"access_token": issued.access_token, "token_type": "Bearer", "expires_in": issued.expires_in})))
-}
-
-fn room_json(room: &rooms::Room) -> serde_json::Value {
-    json!({"id": room.id, "name": room.name, "description": room.description, "last_seq": room.last_seq})
-}
-
-async fn list_rooms(
-    _user: CurrentUser,
-    chat: web::Data<ChatService>,
-) -> Result<HttpResponse, ApiError> {
-    let all = chat.db().run(rooms::list).await?;
-    Ok(HttpResponse::Ok().json(all.iter().map(room_json).collect::<Vec<_>>()))
-}
-
-#[derive(Deserialize)]
-struct NewRoomBody {
-    name: Option<String>,
-    description: Option<String>,
-}
-
-async fn create_room(
-    user: CurrentUser,
-    chat: web::Data<ChatService>,
-    body: web::Json<NewRoomBody>,
-) -> Result<HttpResponse, ApiError> {
-    let name = body
-        .name
-        .as_deref()
-        .ok_or_else(|| ValidationError::new("name", "is required"))?;
-    let name = RoomName::parse(name)?;
-    let description = body.description.clone().unwrap_or_default();
-    if description.chars().count() > 500 {
-        return Err(ValidationError::new("description", "must be at most 500 characters").into());
-    }
-    let owned = name.as_str().to_owned();
-    let created = chat
-        .db()
-        .run(move |conn| {
-            rooms::insert(
-                conn,
-                &rooms::NewRoom {
-                    name: &owned,
-                    description: &description,
-                    created_by: Some(user.id),
-                    created_at: now_utc(),
-                },
-            )
-        })
-        .await
-        .map_err(|e| match e {
-            e if e.is_unique_violation() => ApiError::Conflict {
-                code: "room_exists",
-                message: format!("a room named {:?} exists already", name.as_str()),
-            },
-            e => e.into(),
-        })?;
-    Ok(HttpResponse::Created().json(room_json(&created)))
 }
 
 #[derive(Deserialize)]
@@ -129,7 +74,7 @@ fn number(
 }
 
 async fn history(
-    _user: CurrentUser,
+    user: Member,
     chat: web::Data<ChatService>,
     query: web::Query<HistoryQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -150,10 +95,7 @@ async fn history(
         (None, Some(a)) => Cursor::After(a),
         (None, None) => Cursor::Latest,
     };
-    let room_id = chat
-        .room_id(room)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no room named {room:?}")))?;
+    let room_id = readable_room(&chat, &user, room).await?.id;
     let messages = chat.history(room_id, room, cursor, limit).await?;
     Ok(HttpResponse::Ok().json(json!({"room": room, "messages": messages})))
 }
@@ -167,7 +109,7 @@ struct EventsQuery {
 
 /// `GET /api/chat/events?room=R&after=S&limit=N`: the room's events after seq S, gapless.
 async fn events(
-    _user: CurrentUser,
+    user: Member,
     chat: web::Data<ChatService>,
     query: web::Query<EventsQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -177,10 +119,7 @@ async fn events(
         .ok_or_else(|| ValidationError::new("room", "is required"))?;
     let after = number("after", &query.after, 0, i64::MAX)?.unwrap_or(0);
     let limit = number("limit", &query.limit, 1, 500)?.unwrap_or(200);
-    let room_id = chat
-        .room_id(room)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no room named {room:?}")))?;
+    let room_id = readable_room(&chat, &user, room).await?.id;
     let page = chat.events(room_id, room, after, limit).await?;
     Ok(HttpResponse::Ok()
         .json(json!({"room": room, "events": page.events, "last_seq": page.last_seq})))
@@ -192,7 +131,7 @@ struct PresenceQuery {
 }
 
 async fn presence(
-    _user: CurrentUser,
+    user: Member,
     chat: web::Data<ChatService>,
     source: web::Data<dyn PresenceApi>,
     query: web::Query<PresenceQuery>,
@@ -201,9 +140,7 @@ async fn presence(
         .room
         .as_deref()
         .ok_or_else(|| ValidationError::new("room", "is required"))?;
-    if chat.room_id(room).await?.is_none() {
-        return Err(ApiError::NotFound(format!("no room named {room:?}")));
-    }
+    readable_room(&chat, &user, room).await?;
     let users = source.users(room).await.map_err(|e| {
         tracing::warn!(error = %e, "presence is unavailable");
         ApiError::Unavailable("presence is unavailable right now".into())
@@ -264,20 +201,36 @@ async fn save_message(
     Ok(HttpResponse::Ok().json(json!({"results": outcomes})))
 }
 
-/// `GET /api/internal/rooms/{name}`: whether a room exists (for `ws`; service credential).
-async fn internal_room(
+/// `POST /api/internal/rooms/{name}/join?user_id=N&username=U`: a `ws` node asks whether
+/// the user its token names may subscribe to a room (joining a public one makes them a
+/// member). 404: as far as that user may know, there is no such room; 403: the token names
+/// no active account. Service credential only, checked first.
+async fn internal_join(
     req: HttpRequest,
     chat: web::Data<ChatService>,
     token: web::Data<InternalToken>,
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     check_service_credential(&req, &token)?;
-    match chat.room_id(name.as_str()).await? {
-        Some(id) => Ok(HttpResponse::Ok().json(json!({"id": id, "name": name.as_str()}))),
-        None => Err(ApiError::NotFound(format!(
+    let param = |key: &str| {
+        url::form_urlencoded::parse(req.query_string().as_bytes())
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.into_owned())
+    };
+    let user_id: i64 = param("user_id")
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| ValidationError::new("user_id", "is required: a user's id"))?;
+    let username = param("username")
+        .ok_or_else(|| ValidationError::new("username", "is required: the token's username"))?;
+    match chat.join(name.as_str(), user_id, &username).await? {
+        Admission::Joined => Ok(HttpResponse::Ok().json(json!({"name": name.as_str()}))),
+        Admission::NoSuchRoom => Err(ApiError::NotFound(format!(
             "no room named {:?}",
             name.as_str()
         ))),
+        Admission::Refused => Err(ApiError::Forbidden(
+            "the token names no active account".into(),
+        )),
     }
 }
 

@@ -1,42 +1,160 @@
 //! The chat service behind `front`'s REST API and internal save route: room look-ups
-//! (cached: rooms are never renamed or deleted), history, and saving drafts from `ws`.
+//! (cached: rooms are never renamed or deleted, and `front` is the one writer of their
+//! kind, archived flag and memberships, so it keeps its caches true), history, and saving
+//! drafts from `ws`.
 //! A sender is checked before their first message is stored: a token can outlive its account
 //! (a database replaced, the signing key kept), and such a message must be refused alone
 //! rather than fail the batch it shares with others on a foreign key.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
-use crate::domain::services::{Connector, EventStore, Unavailable};
+use crate::domain::services::{Admission, Connector, EventStore, Unavailable};
 use crate::domain::{
-    Change, Draft, Message, RejectCode, Rejection, RoomEvent, RoomName, SaveOutcome,
+    Change, Draft, Message, RejectCode, Rejection, RoomEvent, RoomKind, RoomName, SaveOutcome,
 };
 use crate::storage::events::{self, EventPage};
 use crate::storage::messages::{self, Cursor, NewMessage, Saved};
-use crate::storage::{Db, StorageError, rooms, users};
+use crate::storage::{Db, StorageError, memberships, rooms, users};
+
+/// What the chat path needs of a room, cached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoomMeta {
+    pub id: i64,
+    pub kind: RoomKind,
+    pub archived: bool,
+}
 
 #[derive(Clone)]
 pub struct ChatService {
     db: Db,
-    room_ids: Arc<RwLock<HashMap<String, i64>>>,
-    /// Senders found, by id, with their usernames (users are never deleted or renamed).
+    rooms: Arc<RwLock<HashMap<String, RoomMeta>>>,
+    /// Active senders found, by id, with their usernames (users are never renamed; a
+    /// deactivated one is forgotten here).
     senders: Arc<RwLock<HashMap<i64, String>>>,
+    /// (room, user) memberships known to exist; removals forget them.
+    members: Arc<RwLock<HashSet<(i64, i64)>>>,
 }
 
 impl ChatService {
     pub fn new(db: Db) -> Self {
         Self {
             db,
-            room_ids: Arc::new(RwLock::new(HashMap::new())),
+            rooms: Arc::new(RwLock::new(HashMap::new())),
             senders: Arc::new(RwLock::new(HashMap::new())),
+            members: Arc::new(RwLock::new(HashSet::new())),
         }
+    }
+
+    /// A user was deactivated: their messages are refused from now on.
+    pub fn forget_sender(&self, id: i64) {
+        if let Ok(mut known) = self.senders.write() {
+            known.remove(&id);
+        }
+    }
+
+    /// The room's archived flag changed.
+    pub fn set_archived(&self, name: &str, archived: bool) {
+        if let Ok(mut rooms) = self.rooms.write()
+            && let Some(meta) = rooms.get_mut(name)
+        {
+            meta.archived = archived;
+        }
+    }
+
+    /// Whether `user_id` is a member of the room (remembered once true).
+    pub async fn is_member(&self, room_id: i64, user_id: i64) -> Result<bool, StorageError> {
+        if self
+            .members
+            .read()
+            .is_ok_and(|m| m.contains(&(room_id, user_id)))
+        {
+            return Ok(true);
+        }
+        let member = self
+            .db
+            .run(move |conn| memberships::is_member(conn, room_id, user_id))
+            .await?;
+        if member && let Ok(mut known) = self.members.write() {
+            known.insert((room_id, user_id));
+        }
+        Ok(member)
+    }
+
+    /// Makes `user_id` a member of the room.
+    pub async fn add_member(&self, room_id: i64, user_id: i64) -> Result<bool, StorageError> {
+        let added = self
+            .db
+            .run(move |conn| memberships::add(conn, room_id, user_id))
+            .await?;
+        if let Ok(mut known) = self.members.write() {
+            known.insert((room_id, user_id));
+        }
+        Ok(added)
+    }
+
+    /// Ends `user_id`'s membership of the room.
+    pub async fn remove_member(&self, room_id: i64, user_id: i64) -> Result<bool, StorageError> {
+        if let Ok(mut known) = self.members.write() {
+            known.remove(&(room_id, user_id));
+        }
+        self.db
+            .run(move |conn| memberships::remove(conn, room_id, user_id))
+            .await
+    }
+
+    /// Whether `user_id` may read the room: every public room, and the members-only rooms
+    /// they are a member of. Everyone else is told the room does not exist.
+    pub async fn may_read(&self, room: &RoomMeta, user_id: i64) -> Result<bool, StorageError> {
+        if !room.kind.members_only() {
+            return Ok(true);
+        }
+        self.is_member(room.id, user_id).await
+    }
+
+    /// A `join` over the WebSocket: allowed where the user may read; joining a public room
+    /// makes them a member. The token's id and username must name an active account.
+    pub async fn join(
+        &self,
+        name: &str,
+        user_id: i64,
+        username: &str,
+    ) -> Result<Admission, StorageError> {
+        let accounts = self.sender_ids_names(&[user_id]).await?;
+        if accounts.get(&user_id).map(String::as_str) != Some(username) {
+            return Ok(Admission::Refused);
+        }
+        let Some(room) = self.room(name).await? else {
+            return Ok(Admission::NoSuchRoom);
+        };
+        if room.kind.members_only() {
+            return Ok(if self.is_member(room.id, user_id).await? {
+                Admission::Joined
+            } else {
+                Admission::NoSuchRoom
+            });
+        }
+        if !self
+            .members
+            .read()
+            .is_ok_and(|m| m.contains(&(room.id, user_id)))
+        {
+            self.add_member(room.id, user_id).await?;
+        }
+        Ok(Admission::Joined)
     }
 
     /// The usernames of a batch's senders that have an account: those seen before from
     /// memory, the others with one query (a miss is not remembered: after a database is
     /// replaced, someone may yet register under that id).
     async fn sender_names(&self, drafts: &[Draft]) -> Result<HashMap<i64, String>, StorageError> {
-        let ids: BTreeSet<i64> = drafts.iter().map(|d| d.sender_id).collect();
+        let ids: Vec<i64> = drafts.iter().map(|d| d.sender_id).collect();
+        self.sender_ids_names(&ids).await
+    }
+
+    /// [`Self::sender_names`] for ids.
+    async fn sender_ids_names(&self, ids: &[i64]) -> Result<HashMap<i64, String>, StorageError> {
+        let ids: BTreeSet<i64> = ids.iter().copied().collect();
         let mut names = HashMap::with_capacity(ids.len());
         let mut unknown = Vec::new();
         match self.senders.read() {
@@ -69,30 +187,32 @@ impl ChatService {
         &self.db
     }
 
-    fn cached(&self, name: &str) -> Option<i64> {
-        self.room_ids.read().ok()?.get(name).copied()
-    }
-
-    fn remember(&self, name: &str, id: i64) {
-        if let Ok(mut map) = self.room_ids.write() {
-            map.insert(name.to_owned(), id);
-        }
-    }
-
-    /// The id of the room with this name, if there is one.
-    pub async fn room_id(&self, name: &str) -> Result<Option<i64>, StorageError> {
-        if let Some(id) = self.cached(name) {
-            return Ok(Some(id));
+    /// The room with this name, if there is one.
+    pub async fn room(&self, name: &str) -> Result<Option<RoomMeta>, StorageError> {
+        if let Some(meta) = self.rooms.read().ok().and_then(|r| r.get(name).copied()) {
+            return Ok(Some(meta));
         }
         let owned = name.to_owned();
         let room = self
             .db
             .run(move |conn| rooms::find_by_name(conn, &owned))
             .await?;
-        if let Some(room) = &room {
-            self.remember(&room.name, room.id);
-        }
-        Ok(room.map(|r| r.id))
+        Ok(room.map(|room| {
+            let meta = RoomMeta {
+                id: room.id,
+                kind: room.kind(),
+                archived: room.archived,
+            };
+            if let Ok(mut map) = self.rooms.write() {
+                map.insert(room.name, meta);
+            }
+            meta
+        }))
+    }
+
+    /// The id of the room with this name, if there is one (whoever asks).
+    pub async fn room_id(&self, name: &str) -> Result<Option<i64>, StorageError> {
+        Ok(self.room(name).await?.map(|r| r.id))
     }
 
     pub async fn history(
@@ -197,12 +317,27 @@ impl ChatService {
         draft: &Draft,
         senders: &HashMap<i64, String>,
     ) -> Result<Result<i64, Rejection>, StorageError> {
-        let Some(room_id) = self.room_id(draft.room.as_str()).await? else {
-            return Ok(Err(Rejection::new(
+        let not_found = || {
+            Ok(Err(Rejection::new(
                 RejectCode::NotFound,
                 format!("no room named {:?}", draft.room.as_str()),
-            )));
+            )))
         };
+        let Some(room) = self.room(draft.room.as_str()).await? else {
+            return not_found();
+        };
+        // A members-only room does not exist for anyone else (the check is cached: one
+        // look-up per sender and room).
+        if !self.may_read(&room, draft.sender_id).await? {
+            return not_found();
+        }
+        if room.archived {
+            return Ok(Err(Rejection::new(
+                RejectCode::Forbidden,
+                "this room is archived: it is read only",
+            )));
+        }
+        let room_id = room.id;
         // A token names its user by id and username; after a database is replaced, the id
         // may be gone or belong to someone new.
         if senders.get(&draft.sender_id) != Some(&draft.sender) {
@@ -242,11 +377,15 @@ impl EventStore for DirectStore {
         self.0.save(drafts).await.map_err(unavailable)
     }
 
-    async fn room_exists(&self, room: &RoomName) -> Result<bool, Unavailable> {
+    async fn join(
+        &self,
+        room: &RoomName,
+        user_id: i64,
+        username: &str,
+    ) -> Result<Admission, Unavailable> {
         self.0
-            .room_id(room.as_str())
+            .join(room.as_str(), user_id, username)
             .await
-            .map(|id| id.is_some())
             .map_err(unavailable)
     }
 }

@@ -1,10 +1,13 @@
 //! The `front` role: pages, static files, the REST API under `/api` and the internal API
 //! `ws` persists through.
 
+mod admin;
 mod api;
 mod assets;
 pub mod chat;
 mod pages;
+pub mod policy;
+mod rooms;
 pub mod session;
 mod templates;
 
@@ -110,6 +113,7 @@ pub fn configure(state: FrontState) -> impl FnOnce(&mut web::ServiceConfig) {
                     .route(web::post().to(pages::register_submit)),
             )
             .route("/auth/logout", web::post().to(pages::logout))
+            .route("/join/{code}", web::get().to(pages::join))
             .service(
                 web::resource("/home")
                     .wrap(csrf)

@@ -8,11 +8,13 @@ use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use serde::Deserialize;
 use tera::{Context, Tera};
 
+use super::chat::ChatService;
 use super::session::{authenticate, cleared_session_cookie, session_cookie};
 use super::templates::render;
 use crate::accounts::AccountError;
 use crate::domain::services::AuthApi;
 use crate::http::client_ip::client_ip;
+use crate::storage::users;
 
 /// Shared by every page's template.
 #[derive(Clone)]
@@ -38,13 +40,31 @@ fn redirect(to: &str) -> HttpResponse {
         .finish()
 }
 
-/// `GET /`: home when signed in, else the sign-in page.
-pub async fn index(req: HttpRequest) -> HttpResponse {
+/// `GET /`: home when signed in; on a workspace without accounts, the form that creates
+/// the administrator's; else the sign-in page.
+pub async fn index(req: HttpRequest, chat: web::Data<ChatService>) -> HttpResponse {
     if authenticate(&req).is_ok() {
-        redirect("/home")
-    } else {
-        redirect("/auth/login")
+        return redirect("/home");
     }
+    match first_run(&chat).await {
+        Ok(true) => redirect("/auth/register"),
+        _ => redirect("/auth/login"),
+    }
+}
+
+/// Whether no account exists yet (the next one registered is the administrator's).
+async fn first_run(chat: &ChatService) -> Result<bool, crate::storage::StorageError> {
+    Ok(chat.db().run(users::count).await? == 0)
+}
+
+/// `GET /join/<code>`: the registration form with the invitation filled in.
+pub async fn join(code: web::Path<String>) -> HttpResponse {
+    let code: String = code
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(64)
+        .collect();
+    redirect(&format!("/auth/register?invite={code}"))
 }
 
 #[derive(Deserialize)]
@@ -127,7 +147,14 @@ pub struct RegisterForm {
     #[serde(default)]
     email: Option<String>,
     #[serde(default)]
+    invite: Option<String>,
+    #[serde(default)]
     csrf_token: String,
+}
+
+#[derive(Deserialize)]
+pub struct InviteQuery {
+    invite: Option<String>,
 }
 
 pub async fn register_page(
@@ -135,8 +162,16 @@ pub async fn register_page(
     tera: web::Data<Tera>,
     info: web::Data<PageInfo>,
     csrf: CsrfToken,
+    chat: web::Data<ChatService>,
+    query: web::Query<InviteQuery>,
 ) -> HttpResponse {
-    form_page(&req, &tera, &info, &csrf, "register.html")
+    if authenticate(&req).is_ok() {
+        return redirect("/home");
+    }
+    let mut ctx = context(&info, Some(&csrf));
+    ctx.insert("invite", query.invite.as_deref().unwrap_or_default());
+    ctx.insert("first_run", &first_run(&chat).await.unwrap_or(false));
+    render(&tera, HttpResponse::Ok(), "register.html", &ctx)
 }
 
 pub async fn register_submit(
@@ -150,6 +185,8 @@ pub async fn register_submit(
     let mut ctx = context(&info, None);
     ctx.insert("username", &form.username);
     ctx.insert("email", form.email.as_deref().unwrap_or_default());
+    ctx.insert("invite", form.invite.as_deref().unwrap_or_default());
+    ctx.insert("first_run", &false);
     if !csrf_ok(&cookie, &form.csrf_token) {
         return form_error(
             &tera,
@@ -175,8 +212,9 @@ pub async fn register_submit(
     }
     let ip = client_ip(&req);
     let email = form.email.as_deref().filter(|e| !e.trim().is_empty());
+    let invite = form.invite.as_deref().filter(|c| !c.trim().is_empty());
     if let Err(e) = auth
-        .register(&form.username, &form.password, email, ip)
+        .register(&form.username, &form.password, email, invite, ip)
         .await
     {
         return account_error(&tera, "register.html", ctx, e);
@@ -293,6 +331,17 @@ fn account_error(tera: &Tera, template: &str, ctx: Context, e: AccountError) -> 
             None,
             &message,
         ),
+        AccountError::InviteRequired => form_error(
+            tera,
+            StatusCode::FORBIDDEN,
+            template,
+            ctx,
+            Some("invite"),
+            &message,
+        ),
+        AccountError::RegistrationClosed | AccountError::Deactivated => {
+            form_error(tera, StatusCode::FORBIDDEN, template, ctx, None, &message)
+        }
         AccountError::RateLimited { retry_after_secs } => {
             let mut response = form_error(
                 tera,

@@ -25,6 +25,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// 403 with a code of its own (`invite_required`, `account_deactivated`, …).
+    #[error("{message}")]
+    Denied { code: &'static str, message: String },
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error(transparent)]
@@ -47,7 +50,7 @@ impl ApiError {
             ApiError::Credentials(_) => "invalid_credentials",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
-            ApiError::Conflict { code, .. } => code,
+            ApiError::Conflict { code, .. } | ApiError::Denied { code, .. } => code,
             ApiError::PayloadTooLarge(_) => "too_large",
             ApiError::Invalid(_) => "invalid_field",
             ApiError::RateLimited { .. } => "rate_limited",
@@ -81,7 +84,7 @@ impl ResponseError for ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) | ApiError::Credentials(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::Denied { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -121,6 +124,18 @@ impl From<AccountError> for ApiError {
                 message: e.to_string(),
             },
             AccountError::InvalidCredentials => ApiError::Credentials(e.to_string()),
+            AccountError::InviteRequired => ApiError::Denied {
+                code: "invite_required",
+                message: e.to_string(),
+            },
+            AccountError::RegistrationClosed => ApiError::Denied {
+                code: "registration_closed",
+                message: e.to_string(),
+            },
+            AccountError::Deactivated => ApiError::Denied {
+                code: "account_deactivated",
+                message: e.to_string(),
+            },
             AccountError::InvalidSession => ApiError::Unauthorized(e.to_string()),
             AccountError::RateLimited { retry_after_secs } => {
                 ApiError::RateLimited { retry_after_secs }

@@ -171,7 +171,13 @@ pub(super) fn accounts(
         session_secs: settings.auth.session_ttl_secs,
     };
     Ok(Accounts::new(
-        db, hasher, signer, verifier, limits, lifetimes,
+        db,
+        hasher,
+        signer,
+        verifier,
+        limits,
+        lifetimes,
+        settings.auth.registration,
     ))
 }
 

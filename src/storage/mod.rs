@@ -2,10 +2,13 @@
 //!
 //! Blocking by nature: async code reaches it only through [`Db::run`].
 
+pub mod audit;
 mod conn;
 mod db;
 mod error;
 pub mod events;
+pub mod invites;
+pub mod memberships;
 pub mod messages;
 pub mod migrations;
 mod prepared;

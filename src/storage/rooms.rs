@@ -15,6 +15,19 @@ pub struct Room {
     pub created_by: Option<i64>,
     pub created_at: NaiveDateTime,
     pub last_seq: i64,
+    /// `public`, `private` or `direct` (see `domain::RoomKind`).
+    pub kind: String,
+    /// Read only.
+    pub archived: bool,
+    /// A direct room's members' ids, sorted, comma-separated.
+    pub direct_key: Option<String>,
+}
+
+impl Room {
+    /// The kind, read as the domain's type (an unknown one counts as private: the safe side).
+    pub fn kind(&self) -> crate::domain::RoomKind {
+        crate::domain::RoomKind::parse(&self.kind).unwrap_or(crate::domain::RoomKind::Private)
+    }
 }
 
 #[derive(Debug, Insertable)]
@@ -24,6 +37,8 @@ pub struct NewRoom<'a> {
     pub description: &'a str,
     pub created_by: Option<i64>,
     pub created_at: NaiveDateTime,
+    pub kind: &'a str,
+    pub direct_key: Option<&'a str>,
 }
 
 /// Inserts a room; a taken name is a unique violation.
@@ -39,6 +54,9 @@ pub fn insert(conn: &mut DbConn, new: &NewRoom<'_>) -> Result<Room, StorageError
         created_by: new.created_by,
         created_at: new.created_at,
         last_seq: 0,
+        kind: new.kind.to_owned(),
+        archived: false,
+        direct_key: new.direct_key.map(str::to_owned),
     })
 }
 
@@ -55,6 +73,20 @@ pub fn find_by_id(conn: &mut DbConn, id: i64) -> Result<Option<Room>, StorageErr
         .select(Room::as_select())
         .first(conn)
         .optional()?)
+}
+
+pub fn find_by_direct_key(conn: &mut DbConn, key: &str) -> Result<Option<Room>, StorageError> {
+    Ok(rooms::table
+        .filter(rooms::direct_key.eq(key))
+        .select(Room::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn set_archived(conn: &mut DbConn, id: i64, archived: bool) -> Result<usize, StorageError> {
+    Ok(diesel::update(rooms::table.find(id))
+        .set(rooms::archived.eq(archived))
+        .execute(conn)?)
 }
 
 pub fn find_by_name(conn: &mut DbConn, name: &str) -> Result<Option<Room>, StorageError> {

@@ -8,6 +8,9 @@ diesel::table! {
         password_hash -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        role -> Text,
+        active -> Bool,
+        display_name -> Nullable<Text>,
     }
 }
 
@@ -19,6 +22,9 @@ diesel::table! {
         created_by -> Nullable<BigInt>,
         created_at -> Timestamp,
         last_seq -> BigInt,
+        kind -> Text,
+        archived -> Bool,
+        direct_key -> Nullable<Text>,
     }
 }
 
@@ -34,9 +40,49 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    memberships (room_id, user_id) {
+        room_id -> BigInt,
+        user_id -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    invites (code) {
+        code -> Text,
+        kind -> Text,
+        created_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
+        used_by -> Nullable<BigInt>,
+        revoked -> Bool,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        actor_id -> Nullable<BigInt>,
+        action -> Text,
+        target -> Text,
+        detail -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(messages -> rooms (room_id));
 diesel::joinable!(messages -> users (sender_id));
-diesel::allow_tables_to_appear_in_same_query!(users, rooms, messages);
+diesel::joinable!(memberships -> rooms (room_id));
+diesel::joinable!(memberships -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    rooms,
+    messages,
+    memberships,
+    invites,
+    audit_log
+);
 
 #[diesel::declare_sql_function]
 extern "SQL" {

@@ -15,6 +15,18 @@ pub struct User {
     pub password_hash: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// `admin`, `member` or `bot` (see `domain::Role`).
+    pub role: String,
+    /// A deactivated user cannot sign in, and their sessions end.
+    pub active: bool,
+    pub display_name: Option<String>,
+}
+
+impl User {
+    /// The role, read as the domain's type (an unknown one counts as `member`).
+    pub fn role(&self) -> crate::domain::Role {
+        crate::domain::Role::parse(&self.role).unwrap_or(crate::domain::Role::Member)
+    }
 }
 
 #[derive(Debug, Insertable)]
@@ -25,6 +37,7 @@ pub struct NewUser<'a> {
     pub password_hash: &'a str,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub role: &'a str,
 }
 
 /// Inserts a user; a taken username (in any letter case) or email is a unique violation.
@@ -52,7 +65,7 @@ pub fn find_by_id(conn: &mut DbConn, id: i64) -> Result<Option<User>, StorageErr
         .optional()?)
 }
 
-/// The usernames of those of these ids that have an account.
+/// The usernames of those of these ids that have an active account.
 pub fn usernames(
     conn: &mut DbConn,
     ids: &[i64],
@@ -63,6 +76,7 @@ pub fn usernames(
         found.extend(
             users::table
                 .filter(users::id.eq_any(chunk))
+                .filter(users::active.eq(true))
                 .select((users::id, users::username))
                 .load::<(i64, String)>(conn)?,
         );
@@ -72,4 +86,56 @@ pub fn usernames(
 
 pub fn count(conn: &mut DbConn) -> Result<i64, StorageError> {
     Ok(users::table.count().get_result(conn)?)
+}
+
+/// Every user, oldest first.
+pub fn list(conn: &mut DbConn) -> Result<Vec<User>, StorageError> {
+    Ok(users::table
+        .order(users::id.asc())
+        .select(User::as_select())
+        .load(conn)?)
+}
+
+/// Makes this user the administrator if theirs is the first account ever (the lowest id):
+/// of two registrations racing on a fresh workspace, exactly one is first.
+pub fn promote_if_first(conn: &mut DbConn, id: i64) -> Result<bool, StorageError> {
+    let first: Option<i64> = users::table
+        .select(diesel::dsl::min(users::id))
+        .first(conn)?;
+    if first != Some(id) {
+        return Ok(false);
+    }
+    set_role(conn, id, crate::domain::Role::Admin)?;
+    Ok(true)
+}
+
+pub fn set_role(
+    conn: &mut DbConn,
+    id: i64,
+    role: crate::domain::Role,
+) -> Result<usize, StorageError> {
+    Ok(diesel::update(users::table.find(id))
+        .set((
+            users::role.eq(role.as_str()),
+            users::updated_at.eq(super::now_utc()),
+        ))
+        .execute(conn)?)
+}
+
+pub fn set_active(conn: &mut DbConn, id: i64, active: bool) -> Result<usize, StorageError> {
+    Ok(diesel::update(users::table.find(id))
+        .set((
+            users::active.eq(active),
+            users::updated_at.eq(super::now_utc()),
+        ))
+        .execute(conn)?)
+}
+
+pub fn set_password_hash(conn: &mut DbConn, id: i64, hash: &str) -> Result<usize, StorageError> {
+    Ok(diesel::update(users::table.find(id))
+        .set((
+            users::password_hash.eq(hash),
+            users::updated_at.eq(super::now_utc()),
+        ))
+        .execute(conn)?)
 }

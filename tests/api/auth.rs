@@ -89,7 +89,11 @@ async fn register_and_login(backend: Backend) {
 
     let (status, me) = app.get_with_token("/api/me", token).await;
     assert_eq!(status, 200, "{me}");
-    assert_eq!(me, json!({"id": id, "username": "Alice"}));
+    assert_eq!(
+        me,
+        json!({"id": id, "username": "Alice", "display_name": null, "role": "admin"}),
+        "the first account is the administrator"
+    );
     app.stop().await;
 }
 both_backends!(register_then_login, register_and_login);

@@ -354,10 +354,15 @@ async fn a_sender_without_an_account_is_refused_alone(backend: Backend) {
     );
     let mut alice = WsClient::connect(&app.address, &alice_token).await;
     alice.join("general").await;
+    // Neither may subscribe: the tokens name no account of theirs.
     let mut ghost = WsClient::connect(&app.address, &ghost_token).await;
-    ghost.join("general").await;
+    ghost.send(json!({"type": "join", "room": "general"})).await;
+    assert_eq!(ghost.recv().await["code"], "forbidden");
     let mut impostor = WsClient::connect(&app.address, &impostor_token).await;
-    impostor.join("general").await;
+    impostor
+        .send(json!({"type": "join", "room": "general"}))
+        .await;
+    assert_eq!(impostor.recv().await["code"], "forbidden");
     impostor.send(chat("general", "it's me", "i0")).await;
     let refused = impostor.recv_type("error").await;
     assert_eq!(

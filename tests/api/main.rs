@@ -20,5 +20,6 @@ mod rehearsal;
 mod rest;
 mod split;
 mod storage;
+mod workspace;
 mod ws_limits;
 mod ws_socket;

@@ -7,6 +7,8 @@ use crate::helpers::{Backend, Browser, spawn_app};
 #[actix_web::test]
 async fn signed_out_visitors_are_sent_to_sign_in() {
     let app = spawn_app(Role::All, Backend::Sqlite).await;
+    // (A workspace without accounts sends `/` to the registration form instead.)
+    app.register("first", "first's password").await;
     let mut browser = Browser::new(&app.address);
     for path in ["/", "/home"] {
         let page = browser.get(path).await;

@@ -192,10 +192,22 @@ async fn two_vms_behind_nginx_with_tls_chat_end_to_end() {
         .unwrap_or_default();
     assert!(location.starts_with("https://"), "{location}");
 
-    // Accounts through VM #1's nginx and auth.
-    let mut tokens = Vec::new();
+    // Accounts through VM #1's nginx and auth, as a team gets them: the first is the
+    // administrator's, who hands out the join code; the next registers with it.
+    let mut tokens: Vec<String> = Vec::new();
     for name in ["alice", "bob"] {
-        let body = json!({"username": name, "password": "rehearsal password"});
+        let mut body = json!({"username": name, "password": "rehearsal password"});
+        if let Some(admin) = tokens.first() {
+            let mut response = client
+                .get(format!("{site}/api/admin/join_code"))
+                .insert_header(("Authorization", format!("Bearer {admin}")))
+                .send()
+                .await
+                .expect("join code");
+            assert_eq!(response.status().as_u16(), 200);
+            let code: Value = response.json().await.expect("json");
+            body["invite"] = code["code"].clone();
+        }
         let response = client
             .post(format!("{site}/auth/api/register"))
             .send_json(&body)

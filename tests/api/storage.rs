@@ -18,6 +18,7 @@ fn add_user(conn: &mut DbConn, name: &str) -> i64 {
             password_hash: "$2b$04$not-a-real-hash",
             created_at: now,
             updated_at: now,
+            role: "member",
         },
     )
     .expect("insert user")
@@ -50,6 +51,7 @@ async fn migrations_from_empty_and_again(backend: Backend) {
         // PostgreSQL finds stored client ids through the (sender, client id) key alone.
         expected.push("2026-11-25-000002_drop_client_id_index".to_string());
     }
+    expected.push("2026-12-02-000000_workspace".to_string());
     assert_eq!(
         migrations::pending(&mut conn).unwrap().len(),
         expected.len()
@@ -81,6 +83,7 @@ async fn usernames_are_unique_ignoring_case(backend: Backend) {
             password_hash: "x",
             created_at: now,
             updated_at: now,
+            role: "member",
         },
     );
     assert!(again.unwrap_err().is_unique_violation());
@@ -187,6 +190,8 @@ async fn batches_across_rooms_neither_deadlock_nor_gap(backend: Backend) {
                         description: "",
                         created_by: None,
                         created_at: now_utc(),
+                        kind: "public",
+                        direct_key: None,
                     },
                 )
                 .unwrap()

@@ -21,6 +21,7 @@ pub trait AuthApi {
         username: &str,
         password: &str,
         email: Option<&str>,
+        invite: Option<&str>,
         client: Option<IpAddr>,
     ) -> Result<Registered, AccountError>;
 

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 pub use auth::AuthApi;
 pub use presence::PresenceApi;
-pub use store::EventStore;
+pub use store::{Admission, EventStore};
 
 /// Builds a handle to another role's service on the thread that will use it.
 pub trait Connector<S: ?Sized>: Send + Sync {

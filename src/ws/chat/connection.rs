@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use super::drain::Drain;
 use super::lanes::{SaveJob, SaveLanes};
 use super::protocol::{self, Command};
-use crate::domain::services::EventStore;
+use crate::domain::services::{Admission, EventStore};
 use crate::domain::{Change, ClientId, Draft, MessageContent, RoomName};
 use crate::ws::bus::Bus;
 use crate::ws::frames::{self, ErrorCode};
@@ -210,9 +210,17 @@ impl Connection {
             ));
             return;
         }
-        match self.store.room_exists(&room).await {
-            Ok(true) => {}
-            Ok(false) => {
+        match self.store.join(&room, self.user_id, &self.username).await {
+            Ok(Admission::Joined) => {}
+            Ok(Admission::Refused) => {
+                self.reply(frames::error(
+                    ErrorCode::Forbidden,
+                    "the token names no active account; sign in again",
+                    None,
+                ));
+                return;
+            }
+            Ok(Admission::NoSuchRoom) => {
                 self.reply(frames::error(
                     ErrorCode::NotFound,
                     &format!("no room named {:?}", room.as_str()),

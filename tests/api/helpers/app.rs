@@ -15,7 +15,8 @@ pub struct TestApp {
     handle: AppHandle,
 }
 
-/// Settings for a test: a private data directory, cheap bcrypt, quick database time-outs.
+/// Settings for a test: a private data directory, cheap bcrypt, quick database time-outs,
+/// open registration (the tests of invitations set `invite` themselves).
 pub fn test_settings(data_dir: &TempDir, db: Option<&TestDb>) -> Settings {
     let mut settings = Settings {
         data_dir: data_dir.path().to_owned(),
@@ -24,6 +25,7 @@ pub fn test_settings(data_dir: &TempDir, db: Option<&TestDb>) -> Settings {
     settings.database.url = db.map(|db| SecretString::from(db.url.clone()));
     settings.database.connect_timeout_secs = 2;
     settings.auth.bcrypt_cost = 4;
+    settings.auth.registration = chatapp::domain::Registration::Open;
     settings
 }
 
@@ -136,6 +138,40 @@ impl TestApp {
         let bytes = response.body().await.expect("body");
         let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
         (response.status().as_u16(), json)
+    }
+
+    /// A request with `Authorization: Bearer <token>` and a JSON body (or none); returns
+    /// the status and the body as JSON (Null if not JSON).
+    pub async fn send_with_token(
+        &self,
+        method: awc::http::Method,
+        path: &str,
+        token: &str,
+        body: Option<&serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let request = self
+            .client
+            .request(method, self.url(path))
+            .insert_header(("Authorization", format!("Bearer {token}")));
+        let mut response = match body {
+            Some(body) => request.send_json(body).await,
+            None => request.send().await,
+        }
+        .expect("request");
+        let bytes = response.body().await.expect("body");
+        let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        (response.status().as_u16(), json)
+    }
+
+    /// POST a JSON body with `Authorization: Bearer <token>`.
+    pub async fn post_with_token(
+        &self,
+        path: &str,
+        token: &str,
+        body: &serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        self.send_with_token(awc::http::Method::POST, path, token, Some(body))
+            .await
     }
 
     /// Registers a user through the auth API; panics unless it answers 201.

@@ -7,7 +7,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 /// A `chatapp` command that sees no CHATAPP__ or DATABASE_URL from the caller's
-/// environment and runs in `cwd` (so no stray chatapp.toml is read).
+/// environment and runs in `cwd` (so no stray chatapp.toml is read). Registration is
+/// open, so tests make users freely; the tests of invitations set it back.
 pub fn chatapp_cmd(cwd: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_chatapp"));
     cmd.current_dir(cwd)
@@ -18,6 +19,7 @@ pub fn chatapp_cmd(cwd: &Path) -> Command {
             cmd.env_remove(key);
         }
     }
+    cmd.env("CHATAPP__AUTH__REGISTRATION", "open");
     cmd
 }
 

@@ -1,0 +1,10 @@
+DROP TABLE audit_log;
+DROP TABLE invites;
+DROP TABLE memberships;
+DROP INDEX rooms_direct_key;
+ALTER TABLE rooms DROP COLUMN direct_key;
+ALTER TABLE rooms DROP COLUMN archived;
+ALTER TABLE rooms DROP COLUMN kind;
+ALTER TABLE users DROP COLUMN display_name;
+ALTER TABLE users DROP COLUMN active;
+ALTER TABLE users DROP COLUMN role;

@@ -1,0 +1,45 @@
+-- A workspace a team owns: roles, deactivation, room kinds and memberships, invitations,
+-- an audit log of admin actions. Keep in step with ../../sqlite and src/storage/schema.rs.
+
+ALTER TABLE users ADD COLUMN role TEXT NOT NULL DEFAULT 'member'
+    CHECK (role IN ('admin', 'member', 'bot'));
+ALTER TABLE users ADD COLUMN active BOOLEAN NOT NULL DEFAULT TRUE;
+ALTER TABLE users ADD COLUMN display_name TEXT;
+-- The first account ever registered is the administrator, on an upgraded database too.
+UPDATE users SET role = 'admin' WHERE id = (SELECT min(id) FROM users);
+
+ALTER TABLE rooms ADD COLUMN kind TEXT NOT NULL DEFAULT 'public'
+    CHECK (kind IN ('public', 'private', 'direct'));
+ALTER TABLE rooms ADD COLUMN archived BOOLEAN NOT NULL DEFAULT FALSE;
+-- A direct room's members' ids, sorted and comma-separated: one room per set of people.
+ALTER TABLE rooms ADD COLUMN direct_key TEXT;
+CREATE UNIQUE INDEX rooms_direct_key ON rooms (direct_key);
+
+CREATE TABLE memberships (
+    room_id    BIGINT    NOT NULL REFERENCES rooms (id) ON DELETE CASCADE,
+    user_id    BIGINT    NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    created_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (room_id, user_id)
+);
+CREATE INDEX memberships_user_idx ON memberships (user_id);
+
+-- The workspace join code (kind 'workspace', one not revoked at a time) and one-person
+-- invites (kind 'person', used once).
+CREATE TABLE invites (
+    code       TEXT      PRIMARY KEY,
+    kind       TEXT      NOT NULL CHECK (kind IN ('workspace', 'person')),
+    created_by BIGINT    REFERENCES users (id) ON DELETE SET NULL,
+    created_at TIMESTAMP NOT NULL,
+    expires_at TIMESTAMP,
+    used_by    BIGINT    REFERENCES users (id) ON DELETE SET NULL,
+    revoked    BOOLEAN   NOT NULL DEFAULT FALSE
+);
+
+CREATE TABLE audit_log (
+    id         BIGSERIAL PRIMARY KEY,
+    actor_id   BIGINT    REFERENCES users (id) ON DELETE SET NULL,
+    action     TEXT      NOT NULL,
+    target     TEXT      NOT NULL,
+    detail     TEXT      NOT NULL DEFAULT '',
+    created_at TIMESTAMP NOT NULL
+);

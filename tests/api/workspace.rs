@@ -1,0 +1,392 @@
+//! A workspace a team owns: the first account is the administrator, invitations, roles,
+//! private rooms and direct messages that do not exist for anyone else, moderation.
+
+use awc::http::Method;
+use chatapp::domain::Registration;
+use chatapp::server::Role;
+use serde_json::{Value, json};
+
+use crate::chat::chat;
+use crate::helpers::{Backend, TestApp, WsClient, spawn_app_with};
+
+const PASSWORD: &str = "a workspace password";
+
+async fn invite_only(backend: Backend) -> TestApp {
+    spawn_app_with(Role::All, backend, |s| {
+        s.auth.registration = Registration::Invite;
+    })
+    .await
+}
+
+async fn register(app: &TestApp, name: &str, invite: Option<&str>) -> (u16, Value) {
+    let mut body = json!({"username": name, "password": PASSWORD});
+    if let Some(code) = invite {
+        body["invite"] = json!(code);
+    }
+    let (status, json, _) = app.post_json("/auth/api/register", &body).await;
+    (status, json)
+}
+
+/// Registers (open registration) and signs in.
+async fn member(app: &TestApp, name: &str) -> String {
+    let (status, body) = register(app, name, None).await;
+    assert_eq!(status, 201, "{body}");
+    app.login(name, PASSWORD).await
+}
+
+async fn get(app: &TestApp, path: &str, token: &str) -> (u16, Value) {
+    app.get_with_token(path, token).await
+}
+
+async fn invitations_let_people_in(backend: Backend) {
+    let app = invite_only(backend).await;
+    // The first account is the administrator's, invitation or not.
+    let (status, first) = register(&app, "founder", None).await;
+    assert_eq!(
+        (status, first["role"].clone()),
+        (201, json!("admin")),
+        "{first}"
+    );
+    let admin = app.login("founder", PASSWORD).await;
+    let (_, me) = get(&app, "/api/me", &admin).await;
+    assert_eq!(
+        (me["username"].clone(), me["role"].clone()),
+        (json!("founder"), json!("admin"))
+    );
+
+    // After that: no invitation, no account.
+    let (status, refused) = register(&app, "stranger", None).await;
+    assert_eq!(
+        (status, refused["error"]["code"].clone()),
+        (403, json!("invite_required"))
+    );
+    let (status, _) = register(&app, "stranger", Some("not-a-code")).await;
+    assert_eq!(status, 403);
+
+    // The workspace join code lets anyone in, until it is rotated.
+    let (status, code) = get(&app, "/api/admin/join_code", &admin).await;
+    assert_eq!(status, 200, "{code}");
+    let old = code["code"].as_str().expect("code").to_owned();
+    assert_eq!(code["url"], format!("/join/{old}"));
+    let (status, joined) = register(&app, "joiner", Some(&old)).await;
+    assert_eq!(
+        (status, joined["role"].clone()),
+        (201, json!("member")),
+        "{joined}"
+    );
+    let (status, rotated) = app
+        .post_with_token("/api/admin/join_code", &admin, &json!({}))
+        .await;
+    assert_eq!(status, 200);
+    let new = rotated["code"].as_str().expect("code").to_owned();
+    assert_ne!(new, old);
+    assert_eq!(
+        register(&app, "late", Some(&old)).await.0,
+        403,
+        "the old code stops"
+    );
+    assert_eq!(register(&app, "late", Some(&new)).await.0, 201);
+
+    // A one-person invite works once.
+    let (status, invite) = app
+        .post_with_token("/api/admin/invites", &admin, &json!({}))
+        .await;
+    assert_eq!(status, 201, "{invite}");
+    let once = invite["code"].as_str().expect("code");
+    assert_eq!(register(&app, "guest", Some(once)).await.0, 201);
+    assert_eq!(register(&app, "guest2", Some(once)).await.0, 403);
+
+    // Members are not administrators.
+    let joiner = app.login("joiner", PASSWORD).await;
+    for path in [
+        "/api/admin/users",
+        "/api/admin/join_code",
+        "/api/admin/audit",
+    ] {
+        assert_eq!(get(&app, path, &joiner).await.0, 403, "{path}");
+    }
+    let (status, _) = app
+        .post_with_token("/api/admin/join_code", &joiner, &json!({}))
+        .await;
+    assert_eq!(status, 403);
+    let (_, audit) = get(&app, "/api/admin/audit", &admin).await;
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| e["action"].as_str().expect("action"))
+        .collect();
+    assert_eq!(actions, vec!["invite", "rotate_join_code"]);
+    app.stop().await;
+}
+crate::both_backends!(invitations, invitations_let_people_in);
+
+#[actix_web::test]
+async fn the_join_link_and_first_run_lead_to_the_registration_form() {
+    let app = invite_only(Backend::Sqlite).await;
+    let (status, _) = app.get_text("/").await;
+    assert_eq!(status, 303);
+    let response = app.client.get(app.url("/")).send().await.expect("get");
+    assert_eq!(
+        response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok()),
+        Some("/auth/register"),
+        "a workspace without accounts asks for its administrator"
+    );
+    let (_, page) = app.get_text("/auth/register").await;
+    assert!(page.contains("Create the administrator account"), "{page}");
+    assert_eq!(register(&app, "founder", None).await.0, 201);
+    let response = app
+        .client
+        .get(app.url("/join/abc123"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(
+        response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok()),
+        Some("/auth/register?invite=abc123")
+    );
+    let (_, page) = app.get_text("/auth/register?invite=abc123").await;
+    assert!(
+        page.contains(r#"name="invite""#) && page.contains(r#"value="abc123""#),
+        "{page}"
+    );
+    assert!(!page.contains("administrator account"));
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn closed_registration_refuses_everyone_but_the_first() {
+    let app = spawn_app_with(Role::All, Backend::Sqlite, |s| {
+        s.auth.registration = Registration::Closed;
+    })
+    .await;
+    assert_eq!(register(&app, "founder", None).await.0, 201);
+    let (status, body) = register(&app, "second", None).await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (403, json!("registration_closed"))
+    );
+    app.stop().await;
+}
+
+async fn a_private_room_does_not_exist_for_others(backend: Backend) {
+    let app = spawn_app_with(Role::All, backend, |_| {}).await;
+    let alice = member(&app, "alice").await;
+    let bob = member(&app, "bob").await;
+    let (status, room) = app
+        .post_with_token(
+            "/api/rooms",
+            &alice,
+            &json!({"name": "secret", "kind": "private"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{room}");
+    assert_eq!(
+        (room["kind"].clone(), room["member"].clone()),
+        (json!("private"), json!(true))
+    );
+    let mut a = WsClient::connect(&app.address, &alice).await;
+    a.join("secret").await;
+    a.send(chat("secret", "for members", "s-1")).await;
+    assert_eq!(a.recv_type("ack").await["seq"], 1);
+
+    // Bob, not a member: every path says there is no such room.
+    let not_found = [
+        "/api/chat/chat_history?room=secret",
+        "/api/chat/events?room=secret",
+        "/api/presence?room=secret",
+        "/api/rooms/secret/members",
+    ];
+    for path in not_found {
+        let (status, body) = get(&app, path, &bob).await;
+        assert_eq!(
+            (status, body["error"]["code"].clone()),
+            (404, json!("not_found")),
+            "{path}"
+        );
+    }
+    let (_, rooms) = get(&app, "/api/rooms", &bob).await;
+    assert!(
+        rooms
+            .as_array()
+            .expect("rooms")
+            .iter()
+            .all(|r| r["name"] != "secret")
+    );
+    let mut b = WsClient::connect(&app.address, &bob).await;
+    b.send(json!({"type": "join", "room": "secret"})).await;
+    assert_eq!(b.recv().await["code"], "not_found");
+    b.send(chat("secret", "let me in", "b-1")).await;
+    let refused = b.recv_type("error").await;
+    assert_eq!(
+        (refused["code"].clone(), refused["client_id"].clone()),
+        (json!("not_found"), json!("b-1"))
+    );
+    let (status, _) = app
+        .post_with_token(
+            "/api/rooms/secret/members",
+            &bob,
+            &json!({"username": "bob"}),
+        )
+        .await;
+    assert_eq!(status, 404, "a non-member cannot add himself");
+
+    // Alice adds him: now he reads it, joins it, and it is listed.
+    let (status, added) = app
+        .post_with_token(
+            "/api/rooms/secret/members",
+            &alice,
+            &json!({"username": "bob"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{added}");
+    let (status, history) = get(&app, "/api/chat/chat_history?room=secret", &bob).await;
+    assert_eq!(status, 200);
+    assert_eq!(history["messages"][0]["content"], "for members");
+    b.join("secret").await;
+    let (_, members) = get(&app, "/api/rooms/secret/members", &bob).await;
+    assert_eq!(members["members"], json!(["alice", "bob"]));
+
+    // He leaves: the room is gone for him again.
+    let (status, _) = app
+        .send_with_token(Method::DELETE, "/api/rooms/secret/members/bob", &bob, None)
+        .await;
+    assert_eq!(status, 204);
+    assert_eq!(get(&app, "/api/chat/events?room=secret", &bob).await.0, 404);
+    let (status, _) = app
+        .send_with_token(
+            Method::DELETE,
+            "/api/rooms/secret/members/alice",
+            &bob,
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+    app.stop().await;
+}
+crate::both_backends!(private_rooms, a_private_room_does_not_exist_for_others);
+
+#[actix_web::test]
+async fn a_direct_room_is_one_room_per_set_of_people() {
+    let app = spawn_app_with(Role::All, Backend::Postgres, |_| {}).await;
+    let alice = member(&app, "alice").await;
+    let bob = member(&app, "bob").await;
+    let carol = member(&app, "carol").await;
+    let dave = member(&app, "dave").await;
+    let (status, first) = app
+        .post_with_token("/api/dms", &alice, &json!({"users": ["bob", "carol"]}))
+        .await;
+    assert_eq!(status, 201, "{first}");
+    assert_eq!(first["kind"], "direct");
+    let (status, again) = app
+        .post_with_token("/api/dms", &bob, &json!({"users": ["Carol", "alice"]}))
+        .await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["id"], first["id"]);
+    assert_eq!(again["name"], first["name"]);
+    let name = first["name"].as_str().expect("name");
+    let (_, rooms) = get(&app, "/api/rooms", &carol).await;
+    assert!(
+        rooms
+            .as_array()
+            .expect("rooms")
+            .iter()
+            .any(|r| r["name"] == name && r["member"] == true)
+    );
+    let (status, _) = get(&app, &format!("/api/chat/events?room={name}"), &dave).await;
+    assert_eq!(status, 404);
+    // A pair is another room; one person alone, or nine, is not a direct room.
+    let (_, pair) = app
+        .post_with_token("/api/dms", &alice, &json!({"users": ["bob"]}))
+        .await;
+    assert_ne!(pair["id"], first["id"]);
+    let (status, _) = app
+        .post_with_token("/api/dms", &alice, &json!({"users": []}))
+        .await;
+    assert_eq!(status, 422);
+    let (status, _) = app
+        .post_with_token("/api/dms", &alice, &json!({"users": ["nobody-here"]}))
+        .await;
+    assert_eq!(status, 422);
+    let (status, _) = app
+        .post_with_token(
+            &format!("/api/rooms/{name}/members"),
+            &alice,
+            &json!({"username": "dave"}),
+        )
+        .await;
+    assert_eq!(status, 409, "a direct room's people are fixed");
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn admins_manage_users_and_rooms() {
+    let app = spawn_app_with(Role::All, Backend::Sqlite, |_| {}).await;
+    let admin = member(&app, "boss").await;
+    let worker = member(&app, "worker").await;
+    let (_, users) = get(&app, "/api/admin/users", &admin).await;
+    let roles: Vec<(Value, Value)> = users
+        .as_array()
+        .expect("users")
+        .iter()
+        .map(|u| (u["username"].clone(), u["role"].clone()))
+        .collect();
+    assert_eq!(
+        roles,
+        vec![
+            (json!("boss"), json!("admin")),
+            (json!("worker"), json!("member"))
+        ]
+    );
+    let (status, changed) = app
+        .post_with_token("/api/admin/users/worker", &admin, &json!({"role": "admin"}))
+        .await;
+    assert_eq!((status, changed["role"].clone()), (200, json!("admin")));
+    let (_, me) = get(&app, "/api/me", &worker).await;
+    assert_eq!(
+        me["role"], "admin",
+        "the role is read anew, not from the token"
+    );
+    let (status, _) = app
+        .post_with_token("/api/admin/users/boss", &admin, &json!({"active": false}))
+        .await;
+    assert_eq!(status, 409, "no one deactivates themselves");
+
+    // Archived: read only.
+    let (status, _) = app
+        .post_with_token(
+            "/api/admin/rooms/general",
+            &admin,
+            &json!({"archived": true}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let mut socket = WsClient::connect(&app.address, &worker).await;
+    socket.join("general").await;
+    socket.send(chat("general", "hello?", "w-1")).await;
+    let refused = socket.recv_type("error").await;
+    assert_eq!(
+        (refused["code"].clone(), refused["client_id"].clone()),
+        (json!("forbidden"), json!("w-1"))
+    );
+
+    // Deactivated: no sign-in, and the token the worker holds stops working.
+    let (status, _) = app
+        .post_with_token("/api/admin/users/worker", &admin, &json!({"active": false}))
+        .await;
+    assert_eq!(status, 200);
+    let body = json!({"username": "worker", "password": PASSWORD});
+    let (status, refused, _) = app.post_json("/auth/api/login", &body).await;
+    assert_eq!(
+        (status, refused["error"]["code"].clone()),
+        (403, json!("account_deactivated"))
+    );
+    assert_eq!(get(&app, "/api/me", &worker).await.0, 401);
+    app.stop().await;
+}
