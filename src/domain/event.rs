@@ -1,6 +1,7 @@
 //! Room events: every change to a room, numbered by the room's gapless `seq`. An event's
 //! JSON is the WebSocket frame that announces it and the entry of the events feed.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::Message;
@@ -48,6 +49,19 @@ impl EventKind {
     }
 }
 
+/// Someone joined or left a room's members:
+/// `{"type": "member_added" | "member_removed", "room", "seq", "user", "sender", "timestamp"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MembershipChange {
+    pub room: String,
+    pub seq: i64,
+    /// Whose membership changed.
+    pub user: String,
+    /// Who changed it (the user themselves when they leave); null when their account is gone.
+    pub sender: Option<String>,
+    pub timestamp: DateTime<Utc>,
+}
+
 /// A stored room event. Serialized, it is the frame that announces it:
 /// `{"type": "chat", "id", "room", "seq", "sender", "content", "timestamp", "client_id"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,24 +69,39 @@ impl EventKind {
 pub enum RoomEvent {
     /// A new message.
     Chat(Message),
+    MemberAdded(MembershipChange),
+    /// The user's subscriptions to the room end on every node when it is announced.
+    MemberRemoved(MembershipChange),
 }
 
 impl RoomEvent {
     pub fn kind(&self) -> EventKind {
         match self {
             RoomEvent::Chat(_) => EventKind::Chat,
+            RoomEvent::MemberAdded(_) => EventKind::MemberAdded,
+            RoomEvent::MemberRemoved(_) => EventKind::MemberRemoved,
         }
     }
 
     pub fn room(&self) -> &str {
         match self {
             RoomEvent::Chat(m) => &m.room,
+            RoomEvent::MemberAdded(c) | RoomEvent::MemberRemoved(c) => &c.room,
         }
     }
 
     pub fn seq(&self) -> i64 {
         match self {
             RoomEvent::Chat(m) => m.seq,
+            RoomEvent::MemberAdded(c) | RoomEvent::MemberRemoved(c) => c.seq,
+        }
+    }
+
+    /// The user whose subscriptions to the room end with this event.
+    pub fn removes(&self) -> Option<&str> {
+        match self {
+            RoomEvent::MemberRemoved(c) => Some(&c.user),
+            _ => None,
         }
     }
 

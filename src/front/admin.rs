@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::chat::ChatService;
 use super::policy::Admin;
+use crate::domain::services::Announcer;
 use crate::domain::{Role, RoomName, Username, ValidationError};
 use crate::http::ApiError;
 use crate::storage::{StorageError, audit, invites, now_utc, rooms, users, write_transaction};
@@ -46,6 +47,7 @@ struct UserChange {
 async fn update_user(
     Admin(admin): Admin,
     chat: web::Data<ChatService>,
+    announcer: web::Data<dyn Announcer>,
     username: web::Path<String>,
     body: web::Json<UserChange>,
 ) -> Result<HttpResponse, ApiError> {
@@ -88,6 +90,10 @@ async fn update_user(
         .await?;
     if !updated.active {
         chat.forget_sender(updated.id);
+        // Their sockets close on every node; REST refuses their tokens already.
+        if let Err(e) = announcer.close_account(&updated.username).await {
+            tracing::warn!(error = %e, "a deactivated user's sockets could not be closed");
+        }
     }
     Ok(HttpResponse::Ok().json(user_json(&updated)))
 }

@@ -169,20 +169,10 @@ async fn save_message(
     req: HttpRequest,
     chat: web::Data<ChatService>,
     token: web::Data<InternalToken>,
-    mut payload: web::Payload,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    use futures_util::StreamExt;
     check_service_credential(&req, &token)?;
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("reading the body: {e}")))?;
-        if body.len() + chunk.len() > MAX_SAVE_BODY {
-            return Err(ApiError::PayloadTooLarge(format!(
-                "a save request may be at most {MAX_SAVE_BODY} bytes"
-            )));
-        }
-        body.extend_from_slice(&chunk);
-    }
+    let body = crate::http::body::read_limited(payload, MAX_SAVE_BODY).await?;
     let body: SaveBody = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("not a batch of drafts: {e}")))?;
     let drafts = match body {

@@ -15,7 +15,7 @@ use crate::domain::{
 };
 use crate::storage::events::{self, EventPage};
 use crate::storage::messages::{self, Cursor, NewMessage, Saved};
-use crate::storage::{Db, StorageError, memberships, rooms, users};
+use crate::storage::{Db, StorageError, memberships, room_events, rooms, users};
 
 /// What the chat path needs of a room, cached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,8 +81,43 @@ impl ChatService {
         Ok(member)
     }
 
-    /// Makes `user_id` a member of the room.
-    pub async fn add_member(&self, room_id: i64, user_id: i64) -> Result<bool, StorageError> {
+    /// Adds or removes a member as the room's next event (`member_added`,
+    /// `member_removed`), stored with the change. `None`: nothing changed.
+    pub async fn change_membership(
+        &self,
+        room: &str,
+        room_id: i64,
+        subject_id: i64,
+        actor_id: i64,
+        added: bool,
+    ) -> Result<Option<RoomEvent>, StorageError> {
+        if !added && let Ok(mut known) = self.members.write() {
+            known.remove(&(room_id, subject_id));
+        }
+        let room = room.to_owned();
+        let event = self
+            .db
+            .run(move |conn| {
+                room_events::change_membership(
+                    conn,
+                    room_events::Change {
+                        room_id,
+                        room_name: &room,
+                        subject_id,
+                        actor_id,
+                        added,
+                    },
+                )
+            })
+            .await?;
+        if added && let Ok(mut known) = self.members.write() {
+            known.insert((room_id, subject_id));
+        }
+        Ok(event)
+    }
+
+    /// Makes `user_id` a member of the room (quietly: joining a public room).
+    async fn add_member(&self, room_id: i64, user_id: i64) -> Result<bool, StorageError> {
         let added = self
             .db
             .run(move |conn| memberships::add(conn, room_id, user_id))
@@ -91,16 +126,6 @@ impl ChatService {
             known.insert((room_id, user_id));
         }
         Ok(added)
-    }
-
-    /// Ends `user_id`'s membership of the room.
-    pub async fn remove_member(&self, room_id: i64, user_id: i64) -> Result<bool, StorageError> {
-        if let Ok(mut known) = self.members.write() {
-            known.remove(&(room_id, user_id));
-        }
-        self.db
-            .run(move |conn| memberships::remove(conn, room_id, user_id))
-            .await
     }
 
     /// Whether `user_id` may read the room: every public room, and the members-only rooms

@@ -21,7 +21,7 @@ use rand::rngs::StdRng;
 
 use secrecy::SecretString;
 
-use crate::domain::services::{AuthApi, Connector, PresenceApi};
+use crate::domain::services::{Announcer, AuthApi, Connector, PresenceApi};
 use crate::tokens::TokenVerifier;
 use chat::ChatService;
 
@@ -34,6 +34,8 @@ pub struct FrontState {
     pub auth: Arc<dyn Connector<dyn AuthApi>>,
     /// Where `GET /api/presence` asks who is online (the hub inside `all`).
     pub presence: Arc<dyn Connector<dyn PresenceApi>>,
+    /// How what `front` changes itself reaches the `ws` nodes (the bus inside `all`).
+    pub announcer: Arc<dyn Connector<dyn Announcer>>,
     pub internal_token: Option<SecretString>,
     /// The WebSocket URL pages use (`front.public_ws_url`); unset: the page's own host.
     pub public_ws_url: Option<String>,
@@ -46,6 +48,7 @@ impl FrontState {
         verifier: TokenVerifier,
         auth: Arc<dyn Connector<dyn AuthApi>>,
         presence: Arc<dyn Connector<dyn PresenceApi>>,
+        announcer: Arc<dyn Connector<dyn Announcer>>,
         internal_token: Option<SecretString>,
         public_ws_url: Option<String>,
     ) -> anyhow::Result<Self> {
@@ -55,6 +58,7 @@ impl FrontState {
             verifier,
             auth,
             presence,
+            announcer,
             internal_token,
             public_ws_url,
             tera: Arc::new(tera),
@@ -87,6 +91,7 @@ pub fn configure(state: FrontState) -> impl FnOnce(&mut web::ServiceConfig) {
         let csrf = csrf();
         cfg.app_data(web::Data::from(state.auth.connect()))
             .app_data(web::Data::from(state.presence.connect()))
+            .app_data(web::Data::from(state.announcer.connect()))
             .app_data(web::Data::new(api::InternalToken(
                 state.internal_token.clone(),
             )))

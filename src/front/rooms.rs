@@ -9,7 +9,10 @@ use serde_json::json;
 
 use super::chat::ChatService;
 use super::policy::{Member, readable_room};
-use crate::domain::{DIRECT_MAX, DIRECT_MIN, RoomKind, RoomName, Username, ValidationError};
+use crate::domain::services::Announcer;
+use crate::domain::{
+    DIRECT_MAX, DIRECT_MIN, RoomEvent, RoomKind, RoomName, Username, ValidationError,
+};
 use crate::http::ApiError;
 use crate::storage::{DbConn, StorageError, memberships, now_utc, rooms, users};
 
@@ -23,6 +26,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::delete().to(remove_member),
         )
         .route("/dms", web::post().to(direct));
+}
+
+/// Tells every `ws` node of a stored event. It is stored whatever happens here: a node that
+/// is not told leaves a gap its clients fill from the events feed.
+pub async fn announce(announcer: &dyn Announcer, event: &RoomEvent) {
+    if let Err(e) = announcer.announce(event).await {
+        tracing::warn!(error = %e, room = event.room(), seq = event.seq(), "an event was stored but not announced");
+    }
 }
 
 pub fn room_json(room: &rooms::Room, member: bool) -> serde_json::Value {
@@ -154,6 +165,7 @@ async fn account(chat: &ChatService, raw: &str) -> Result<users::User, ApiError>
 async fn add_member(
     user: Member,
     chat: web::Data<ChatService>,
+    announcer: web::Data<dyn Announcer>,
     room: web::Path<String>,
     body: web::Json<MemberBody>,
 ) -> Result<HttpResponse, ApiError> {
@@ -181,7 +193,13 @@ async fn add_member(
         .as_deref()
         .ok_or_else(|| ValidationError::new("username", "is required"))?;
     let target = account(&chat, raw).await?;
-    let added = chat.add_member(meta.id, target.id).await?;
+    let event = chat
+        .change_membership(&room, meta.id, target.id, user.id, true)
+        .await?;
+    let added = event.is_some();
+    if let Some(event) = event {
+        announce(announcer.get_ref(), &event).await;
+    }
     let mut status = if added {
         HttpResponse::Created()
     } else {
@@ -196,6 +214,7 @@ async fn add_member(
 async fn remove_member(
     user: Member,
     chat: web::Data<ChatService>,
+    announcer: web::Data<dyn Announcer>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (room, username) = path.into_inner();
@@ -220,11 +239,15 @@ async fn remove_member(
         .run(move |conn| users::find_by_username(conn, &key))
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no user named {username:?}")))?;
-    if !chat.remove_member(meta.id, target.id).await? {
+    let Some(event) = chat
+        .change_membership(&room, meta.id, target.id, user.id, false)
+        .await?
+    else {
         return Err(ApiError::NotFound(format!(
             "{username:?} is not a member of {room:?}"
         )));
-    }
+    };
+    announce(announcer.get_ref(), &event).await;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -1,5 +1,6 @@
 //! HTTP pieces every role shares: the error shape, health, metrics, request logging.
 
+pub mod body;
 pub mod client_ip;
 pub mod error;
 pub mod health;

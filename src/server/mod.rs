@@ -13,10 +13,11 @@ use actix_web::{App, web};
 use anyhow::{Context, anyhow};
 
 use crate::auth;
+use crate::clients::announce::NoAnnouncer;
 use crate::clients::presence::NoPresence;
-use crate::clients::{HttpAuthConnector, HttpPresenceConnector};
+use crate::clients::{HttpAnnouncerConnector, HttpAuthConnector, HttpPresenceConnector};
 use crate::config::{Settings, parse_bind};
-use crate::domain::services::{AuthApi, Connector, EventStore, PresenceApi};
+use crate::domain::services::{Announcer, AuthApi, Connector, EventStore, PresenceApi};
 use crate::front::chat::{ChatService, DirectStore};
 use crate::front::{self, FrontState};
 use crate::http::client_ip::TrustedProxies;
@@ -173,11 +174,21 @@ impl Application {
                         }),
                         (None, None) => Arc::new(NoPresence),
                     };
+                let announcer: Arc<dyn Connector<dyn Announcer>> =
+                    match (&ws_state, &settings.front.ws_url) {
+                        (Some(ws), _) => Arc::new(ws.clone()),
+                        (None, Some(base)) => Arc::new(HttpAnnouncerConnector {
+                            base: base.clone(),
+                            token: settings.internal.token.clone(),
+                        }),
+                        (None, None) => Arc::new(NoAnnouncer),
+                    };
                 Some(FrontState::new(
                     chat.clone(),
                     verifier.clone(),
                     backend,
                     presence,
+                    announcer,
                     settings.internal.token.clone(),
                     settings.front.public_ws_url.clone(),
                 )?)

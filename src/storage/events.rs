@@ -1,11 +1,11 @@
 //! The events feed: a room's events in seq order, without gaps.
 //!
 //! Every event kind shares the room's seq counter (`rooms.last_seq`); each kind's rows live
-//! in the table that keeps its state (`chat`: `messages`). A kind added later adds its
-//! table's rows here, merged by seq.
+//! in the table that keeps its state (`chat`: `messages`; memberships: `room_events`),
+//! merged here by seq.
 
 use super::messages::{self, Cursor};
-use super::{DbConn, StorageError, rooms};
+use super::{DbConn, StorageError, room_events, rooms};
 use crate::domain::RoomEvent;
 
 /// A page of the feed and where the room stands.
@@ -38,10 +38,17 @@ pub fn after(
             last_seq,
         });
     }
-    let events = messages::history(conn, room_id, room_name, Cursor::After(after), limit)?
-        .into_iter()
-        .filter(|m| m.seq <= last_seq)
-        .map(RoomEvent::Chat)
-        .collect();
+    // Each kind's oldest `limit` after `after`, merged by seq: the page's `limit` oldest.
+    let mut events: Vec<RoomEvent> =
+        messages::history(conn, room_id, room_name, Cursor::After(after), limit)?
+            .into_iter()
+            .filter(|m| m.seq <= last_seq)
+            .map(RoomEvent::Chat)
+            .collect();
+    events.extend(room_events::between(
+        conn, room_id, room_name, after, last_seq, limit,
+    )?);
+    events.sort_by_key(RoomEvent::seq);
+    events.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     Ok(EventPage { events, last_seq })
 }

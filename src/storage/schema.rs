@@ -71,6 +71,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    room_events (id) {
+        id -> BigInt,
+        room_id -> BigInt,
+        seq -> BigInt,
+        kind -> Text,
+        actor_id -> Nullable<BigInt>,
+        subject_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(messages -> rooms (room_id));
 diesel::joinable!(messages -> users (sender_id));
 diesel::joinable!(memberships -> rooms (room_id));

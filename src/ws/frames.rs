@@ -68,6 +68,7 @@ pub fn ack(event: &RoomEvent) -> Bytes {
             "room": message.room,
             "timestamp": message.timestamp,
         }),
+        other => json!({"type": "ack", "seq": other.seq(), "room": other.room()}),
     };
     text_frame(frame.to_string())
 }

@@ -51,7 +51,7 @@ pub struct Joined {
 pub struct Hub {
     rooms: RwLock<HashMap<String, Arc<Mutex<Room>>>>,
     /// Every open connection, joined to a room or not (for shutdown).
-    conns: Mutex<HashMap<ConnId, Outbox>>,
+    conns: Mutex<HashMap<ConnId, (Arc<str>, Outbox)>>,
     next_id: AtomicU64,
     metrics: WsMetrics,
     /// The sockets' writer tasks (shutdown waits for their close frames).
@@ -88,11 +88,11 @@ impl Hub {
         }
     }
 
-    /// Registers a new connection and returns its id.
-    pub fn connect(&self, outbox: &Outbox) -> ConnId {
+    /// Registers a new connection of `user` and returns its id.
+    pub fn connect(&self, user: &Arc<str>, outbox: &Outbox) -> ConnId {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut conns) = self.conns.lock() {
-            conns.insert(id, outbox.clone());
+            conns.insert(id, (user.clone(), outbox.clone()));
         }
         self.metrics.connections.inc();
         id
@@ -263,8 +263,42 @@ impl Hub {
     /// clients reconnect at once).
     pub fn close_all(&self, code: u16) {
         let Ok(conns) = self.conns.lock() else { return };
-        for outbox in conns.values() {
+        for (_, outbox) in conns.values() {
             outbox.close_after_queue(code);
         }
+    }
+
+    /// Closes every connection of `user` on this node (their account was deactivated).
+    pub fn close_user(&self, user: &str, code: u16) -> usize {
+        let Ok(conns) = self.conns.lock() else {
+            return 0;
+        };
+        let mut closed = 0;
+        for (owner, outbox) in conns.values() {
+            if &**owner == user {
+                outbox.close_after_queue(code);
+                closed += 1;
+            }
+        }
+        closed
+    }
+
+    /// Ends every subscription of `user` to the room on this node (they are no longer a
+    /// member). Returns the user when they had one, so their departure is announced.
+    pub fn evict(&self, room_name: &str, user: &str) -> Option<Arc<str>> {
+        let mut rooms = self.rooms.write().ok()?;
+        let room_arc = rooms.get(room_name).cloned()?;
+        let mut room = room_arc.lock().ok()?;
+        let before = room.members.len();
+        room.members.retain(|_, m| &*m.username != user);
+        if room.members.len() == before {
+            return None;
+        }
+        let gone = room.users.remove_entry(user).map(|(name, _)| name);
+        if room.members.is_empty() {
+            drop(room);
+            rooms.remove(room_name);
+        }
+        gone
     }
 }

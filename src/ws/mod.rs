@@ -11,8 +11,8 @@ pub mod bus;
 pub mod chat;
 pub mod frames;
 pub mod hub;
+mod internal;
 mod metrics;
-mod presence;
 pub mod transport;
 
 use std::sync::Arc;
@@ -157,7 +157,12 @@ pub fn configure(state: WsState) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
         cfg.app_data(web::Data::new(state))
             .route("/ws/chat", web::get().to(not_a_websocket))
-            .route("/ws/internal/presence", web::get().to(presence::internal));
+            .route("/ws/internal/presence", web::get().to(internal::presence))
+            .route("/ws/internal/events", web::post().to(internal::announce))
+            .route(
+                "/ws/internal/accounts/close",
+                web::post().to(internal::close_account),
+            );
     }
 }
 
@@ -215,10 +220,11 @@ pub async fn upgrade(
         outbox.close(CLOSE_UNAUTHORIZED);
         return Ok(());
     };
+    let username: Arc<str> = Arc::from(claims.username.as_str());
     let connection = Connection {
-        id: state.hub.connect(&outbox),
+        id: state.hub.connect(&username, &outbox),
         user_id,
-        username: Arc::from(claims.username.as_str()),
+        username,
         outbox,
         hub: state.hub.clone(),
         bus: state.bus.clone(),

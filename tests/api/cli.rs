@@ -267,3 +267,122 @@ async fn ws_serves_with_no_database_at_all() {
     let (code, _) = server.terminate();
     assert_eq!(code, Some(0));
 }
+
+/// Runs `chatapp admin ARGS` on `db` with `stdin` as its standard input.
+fn admin(dir: &std::path::Path, db: &TestDb, args: &[&str], stdin: &str) -> Output {
+    use std::io::Write;
+    let mut child = chatapp_cmd(dir)
+        .arg("admin")
+        .args(args)
+        .env("DATABASE_URL", &db.url)
+        .env("CHATAPP__AUTH__BCRYPT_COST", "4")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("run")
+}
+
+#[actix_web::test]
+async fn admin_commands_manage_users_without_a_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::empty(Backend::Sqlite);
+    let out = admin(
+        dir.path(),
+        &db,
+        &["create-user", "operator"],
+        "operator's secret\n",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("operator (id 1, admin)"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(!text(&out.stdout).contains("secret") && !text(&out.stderr).contains("secret"));
+    let out = admin(
+        dir.path(),
+        &db,
+        &["create-user", "helper", "--role", "member"],
+        "helper's secret\n",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = admin(
+        dir.path(),
+        &db,
+        &["create-user", "helper"],
+        "another secret\n",
+    );
+    assert!(!out.status.success(), "a taken name");
+    let out = admin(dir.path(), &db, &["create-user", "shorty"], "short\n");
+    assert!(!out.status.success(), "a password under 8 characters");
+    let out = admin(dir.path(), &db, &["set-role", "helper", "admin"], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = admin(
+        dir.path(),
+        &db,
+        &["set-password", "helper"],
+        "a newer secret\n",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = admin(dir.path(), &db, &["join-code"], "");
+    assert!(out.status.success());
+    let code = text(&out.stdout).trim().to_owned();
+    assert_eq!(code.len(), 24, "{code}");
+    let out = admin(dir.path(), &db, &["join-code", "--rotate"], "");
+    assert_ne!(text(&out.stdout).trim(), code, "rotated");
+
+    // Then sign in through a server on the same database.
+    let mut cmd = chatapp_cmd(dir.path());
+    cmd.args(["all", "--bind", "127.0.0.1:0"])
+        .env("DATABASE_URL", &db.url)
+        .env("CHATAPP__AUTH__BCRYPT_COST", "4");
+    let server = ChatappProcess::start(cmd);
+    let client = awc::Client::default();
+    let login = |name: &str, password: &str| {
+        client
+            .post(format!("{}/auth/api/login", server.address))
+            .send_json(&serde_json::json!({"username": name, "password": password}))
+    };
+    assert_eq!(
+        login("operator", "operator's secret")
+            .await
+            .expect("login")
+            .status()
+            .as_u16(),
+        200
+    );
+    assert_eq!(
+        login("helper", "helper's secret")
+            .await
+            .expect("login")
+            .status()
+            .as_u16(),
+        401
+    );
+    assert_eq!(
+        login("helper", "a newer secret")
+            .await
+            .expect("login")
+            .status()
+            .as_u16(),
+        200
+    );
+    let out = admin(dir.path(), &db, &["deactivate", "helper"], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        login("helper", "a newer secret")
+            .await
+            .expect("login")
+            .status()
+            .as_u16(),
+        403
+    );
+}

@@ -390,3 +390,115 @@ async fn admins_manage_users_and_rooms() {
     assert_eq!(get(&app, "/api/me", &worker).await.0, 401);
     app.stop().await;
 }
+
+async fn membership_changes_are_room_events_that_end_subscriptions(backend: Backend) {
+    let app = spawn_app_with(Role::All, backend, |_| {}).await;
+    let alice = member(&app, "alice").await;
+    let bob = member(&app, "bob").await;
+    app.post_with_token(
+        "/api/rooms",
+        &alice,
+        &json!({"name": "team", "kind": "private"}),
+    )
+    .await;
+    let mut a = WsClient::connect(&app.address, &alice).await;
+    let mut b = WsClient::connect(&app.address, &bob).await;
+    a.join("team").await;
+    a.join("general").await;
+    let (status, _) = app
+        .post_with_token(
+            "/api/rooms/team/members",
+            &alice,
+            &json!({"username": "bob"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    // The room sees it live, with the room's next seq.
+    let added = a.recv_type("member_added").await;
+    assert_eq!(
+        (
+            added["room"].clone(),
+            added["seq"].clone(),
+            added["user"].clone(),
+            added["sender"].clone()
+        ),
+        (json!("team"), json!(1), json!("bob"), json!("alice"))
+    );
+    b.join("team").await;
+    b.join("general").await;
+    a.send(chat("team", "welcome", "t-1")).await;
+    assert_eq!(a.recv_type("ack").await["seq"], 2);
+    assert_eq!(b.recv_type("chat").await["seq"], 2);
+
+    // Removed: told once, then nothing more of the room reaches his socket.
+    let (status, _) = app
+        .send_with_token(Method::DELETE, "/api/rooms/team/members/bob", &alice, None)
+        .await;
+    assert_eq!(status, 204);
+    let removed = b.recv_type("member_removed").await;
+    assert_eq!(
+        (removed["seq"].clone(), removed["user"].clone()),
+        (json!(3), json!("bob"))
+    );
+    a.send(chat("team", "after bob", "t-2")).await;
+    assert_eq!(a.recv_type("ack").await["seq"], 4);
+    a.send(chat("general", "barrier", "g-1")).await;
+    let next = loop {
+        let frame = b.recv().await;
+        if frame["type"] == "chat" {
+            break frame;
+        }
+    };
+    assert_eq!(
+        next["room"], "general",
+        "the team's message never reached him: {next}"
+    );
+
+    // The events feed has them all, gapless.
+    let (_, feed) = app
+        .get_with_token("/api/chat/events?room=team", &alice)
+        .await;
+    let kinds: Vec<&str> = feed["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["type"].as_str().expect("type"))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec!["member_added", "chat", "member_removed", "chat"]
+    );
+    assert_eq!(feed["events"][2], removed);
+    app.stop().await;
+}
+crate::both_backends!(
+    membership_events,
+    membership_changes_are_room_events_that_end_subscriptions
+);
+
+#[actix_web::test]
+async fn a_deactivated_users_socket_is_closed() {
+    let app = spawn_app_with(Role::All, Backend::Sqlite, |_| {}).await;
+    let admin = member(&app, "boss").await;
+    let worker = member(&app, "worker").await;
+    let mut socket = WsClient::connect(&app.address, &worker).await;
+    socket.join("general").await;
+    let started = std::time::Instant::now();
+    let (status, _) = app
+        .post_with_token("/api/admin/users/worker", &admin, &json!({"active": false}))
+        .await;
+    assert_eq!(status, 200);
+    let ended = loop {
+        match socket.next().await {
+            Ok(_) => continue,
+            Err(ended) => break ended,
+        }
+    };
+    assert_eq!(ended, crate::helpers::Ended::Closed(Some(4401)));
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    // A new socket with the same token cannot subscribe.
+    let mut again = WsClient::connect(&app.address, &worker).await;
+    again.send(json!({"type": "join", "room": "general"})).await;
+    assert_eq!(again.recv().await["code"], "forbidden");
+    app.stop().await;
+}

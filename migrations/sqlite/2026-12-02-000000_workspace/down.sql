@@ -1,3 +1,4 @@
+DROP TABLE room_events;
 DROP TABLE audit_log;
 DROP TABLE invites;
 DROP TABLE memberships;

@@ -43,3 +43,16 @@ CREATE TABLE audit_log (
     detail     TEXT      NOT NULL DEFAULT '',
     created_at TIMESTAMP NOT NULL
 );
+
+-- Room events other than messages (a message is its own row in messages), numbered from
+-- the same per-room seq: member_added, member_removed. subject: the user the event is about.
+CREATE TABLE room_events (
+    id         INTEGER   PRIMARY KEY AUTOINCREMENT,
+    room_id    INTEGER    NOT NULL REFERENCES rooms (id) ON DELETE CASCADE,
+    seq        INTEGER    NOT NULL CHECK (seq > 0),
+    kind       TEXT      NOT NULL,
+    actor_id   INTEGER    REFERENCES users (id) ON DELETE SET NULL,
+    subject_id INTEGER    REFERENCES users (id) ON DELETE SET NULL,
+    created_at TIMESTAMP NOT NULL,
+    CONSTRAINT room_events_room_seq_key UNIQUE (room_id, seq)
+);

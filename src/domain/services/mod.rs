@@ -1,6 +1,7 @@
 //! What one role needs of another, each behind one small trait: `ws` stores room events
-//! through [`EventStore`] (front), `front` signs people in through [`AuthApi`] (auth) and
-//! asks who is online through [`PresenceApi`] (ws).
+//! through [`EventStore`] (front), `front` signs people in through [`AuthApi`] (auth), asks
+//! who is online through [`PresenceApi`] (ws) and announces what it changed itself through
+//! [`Announcer`] (ws).
 //!
 //! One pattern for all three. The trait lives here; its in-process implementation lives
 //! beside the service that provides it (inside `all` a call is a function call); the HTTP
@@ -8,12 +9,14 @@
 //! [`Connector`], which `server` fills with one or the other, and builds its handle on
 //! each worker thread (an HTTP client belongs to one thread).
 
+mod announce;
 mod auth;
 mod presence;
 mod store;
 
 use std::sync::Arc;
 
+pub use announce::Announcer;
 pub use auth::AuthApi;
 pub use presence::PresenceApi;
 pub use store::{Admission, EventStore};

@@ -29,6 +29,11 @@ impl Bus for LocalBus {
     fn announce(&self, event: &RoomEvent) {
         let seq = event.seq().max(0) as u64;
         self.order.offer(event.room(), seq, frames::event(event));
+        super::after_delivery(&self.hub, event.room(), event.removes());
+    }
+
+    fn close_account(&self, user: &str) {
+        self.hub.close_user(user, super::CLOSE_ACCOUNT);
     }
 
     fn publish_typing(&self, room: &str, sender: &str) {

@@ -16,9 +16,27 @@ use crate::domain::RoomEvent;
 pub use local::LocalBus;
 pub use sequencer::Sequencer;
 
+use crate::ws::hub::Hub;
+
+/// Close code for a socket whose account can no longer be used: sign in again.
+pub const CLOSE_ACCOUNT: u16 = crate::ws::CLOSE_UNAUTHORIZED;
+
+/// After a room event is delivered on this node: a `member_removed` ends the user's
+/// subscriptions to the room here, and their departure is told to the room.
+pub fn after_delivery(hub: &Hub, room: &str, removed: Option<&str>) {
+    if let Some(user) = removed
+        && let Some(user) = hub.evict(room, user)
+    {
+        hub.announce("leave", room, &user);
+    }
+}
+
 pub trait Bus: Send + Sync {
     /// A stored room event: to every subscriber of its room, on every node, once.
     fn announce(&self, event: &RoomEvent);
+
+    /// The account can no longer be used: its sockets close on every node (4401).
+    fn close_account(&self, user: &str);
 
     /// Someone is typing: to the room's other users, on every node.
     fn publish_typing(&self, room: &str, sender: &str);

@@ -15,7 +15,11 @@ pub enum Topic<'a> {
     Event { kind: EventKind, seq: u64 },
     /// `typing`, `join` or `leave` news about `user`, for the room's other users.
     Presence { kind: Presence, user: &'a str },
+    /// `user`'s account can no longer be used (the room is empty): close their sockets.
+    AccountClosed { user: &'a str },
 }
+
+const ACCOUNT_CLOSED: &str = "account_closed";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Presence {
@@ -55,6 +59,9 @@ pub fn encode(node: &str, room: &str, topic: Topic<'_>, json: &str) -> String {
         Topic::Presence { kind, user } => {
             format!("{node}\n{}\n{room}\n{user}\n{json}", kind.as_str())
         }
+        Topic::AccountClosed { user } => {
+            format!("{node}\n{ACCOUNT_CLOSED}\n{room}\n{user}\n{json}")
+        }
     }
 }
 
@@ -73,6 +80,7 @@ pub fn decode(payload: &str) -> Option<Envelope<'_>> {
             kind,
             seq: arg.parse().ok()?,
         },
+        None if kind == ACCOUNT_CLOSED => Topic::AccountClosed { user: arg },
         None => Topic::Presence {
             kind: Presence::parse(kind)?,
             user: arg,
@@ -105,6 +113,7 @@ mod tests {
                 kind: Presence::Typing,
                 user: "bob",
             },
+            Topic::AccountClosed { user: "eve" },
         ];
         for topic in topics {
             let json = r#"{"type":"x","content":"two\nlines"}"#;

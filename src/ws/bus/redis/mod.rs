@@ -105,7 +105,17 @@ impl Bus for RedisBus {
             envelope::encode(&self.shared.node, room, topic, &json)
         });
         self.shared.order.offer(room, seq, text_frame(json));
+        super::after_delivery(&self.shared.hub, room, event.removes());
         if let Some(envelope) = envelope {
+            self.send(Command::Publish(envelope));
+        }
+    }
+
+    fn close_account(&self, user: &str) {
+        self.shared.hub.close_user(user, super::CLOSE_ACCOUNT);
+        if self.up() {
+            let topic = Topic::AccountClosed { user };
+            let envelope = envelope::encode(&self.shared.node, "", topic, "{}");
             self.send(Command::Publish(envelope));
         }
     }
@@ -217,7 +227,18 @@ fn deliver(shared: &Shared, payload: &str) {
     }
     let frame = text_frame(envelope.json.to_owned());
     match envelope.topic {
-        Topic::Event { seq, .. } => shared.order.offer(envelope.room, seq, frame),
+        Topic::Event { kind, seq } => {
+            shared.order.offer(envelope.room, seq, frame);
+            if kind == crate::domain::EventKind::MemberRemoved {
+                let removed = serde_json::from_str::<serde_json::Value>(envelope.json)
+                    .ok()
+                    .and_then(|v| v["user"].as_str().map(str::to_owned));
+                super::after_delivery(&shared.hub, envelope.room, removed.as_deref());
+            }
+        }
+        Topic::AccountClosed { user } => {
+            shared.hub.close_user(user, super::CLOSE_ACCOUNT);
+        }
         Topic::Presence { user, .. } => {
             shared
                 .hub
