@@ -24,6 +24,8 @@ pub struct Draft {
 pub enum Change {
     /// A new message.
     Chat { content: MessageContent },
+    /// Deletes a message of the room (the sender's own, or any as an administrator).
+    Delete { id: i64 },
 }
 
 /// What became of one draft, in the order the drafts were given.

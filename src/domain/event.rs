@@ -62,6 +62,20 @@ pub struct MembershipChange {
     pub timestamp: DateTime<Utc>,
 }
 
+/// A message was deleted (by its sender, or by an administrator):
+/// `{"type": "delete", "room", "seq", "id", "sender", "timestamp", "client_id"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deletion {
+    pub room: String,
+    pub seq: i64,
+    /// The deleted message's id.
+    pub id: i64,
+    /// Who deleted it.
+    pub sender: Option<String>,
+    pub timestamp: DateTime<Utc>,
+    pub client_id: Option<String>,
+}
+
 /// A stored room event. Serialized, it is the frame that announces it:
 /// `{"type": "chat", "id", "room", "seq", "sender", "content", "timestamp", "client_id"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,6 +86,7 @@ pub enum RoomEvent {
     MemberAdded(MembershipChange),
     /// The user's subscriptions to the room end on every node when it is announced.
     MemberRemoved(MembershipChange),
+    Delete(Deletion),
 }
 
 impl RoomEvent {
@@ -80,6 +95,7 @@ impl RoomEvent {
             RoomEvent::Chat(_) => EventKind::Chat,
             RoomEvent::MemberAdded(_) => EventKind::MemberAdded,
             RoomEvent::MemberRemoved(_) => EventKind::MemberRemoved,
+            RoomEvent::Delete(_) => EventKind::Delete,
         }
     }
 
@@ -87,6 +103,7 @@ impl RoomEvent {
         match self {
             RoomEvent::Chat(m) => &m.room,
             RoomEvent::MemberAdded(c) | RoomEvent::MemberRemoved(c) => &c.room,
+            RoomEvent::Delete(d) => &d.room,
         }
     }
 
@@ -94,6 +111,16 @@ impl RoomEvent {
         match self {
             RoomEvent::Chat(m) => m.seq,
             RoomEvent::MemberAdded(c) | RoomEvent::MemberRemoved(c) => c.seq,
+            RoomEvent::Delete(d) => d.seq,
+        }
+    }
+
+    /// The writer's id for the change, when a client made it.
+    pub fn client_id(&self) -> Option<&str> {
+        match self {
+            RoomEvent::Chat(m) => m.client_id.as_deref(),
+            RoomEvent::Delete(d) => d.client_id.as_deref(),
+            RoomEvent::MemberAdded(_) | RoomEvent::MemberRemoved(_) => None,
         }
     }
 
@@ -134,6 +161,7 @@ mod tests {
             content: "hi".into(),
             timestamp: chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap_or_default(),
             client_id: Some("c1".into()),
+            deleted: false,
         });
         let json: serde_json::Value = serde_json::from_str(&event.to_json()).unwrap_or_default();
         assert_eq!(

@@ -18,6 +18,9 @@ pub struct Message {
     /// What the sender gave (or the server assigned at the door); null for messages stored
     /// before every write carried one.
     pub client_id: Option<String>,
+    /// Deleted: its content is gone (empty here), its seq stays.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
 }
 
 /// The longest message, in characters after trimming.

@@ -11,7 +11,7 @@ mod workspace;
 
 pub use draft::{Change, Draft, RejectCode, Rejection, SaveOutcome};
 pub use error::ValidationError;
-pub use event::{EventKind, MembershipChange, RoomEvent};
+pub use event::{Deletion, EventKind, MembershipChange, RoomEvent};
 pub use message::{ClientId, MAX_CONTENT_CHARS, Message, MessageContent};
 pub use names::{Password, RoomName, Username};
 pub use workspace::{DIRECT_MAX, DIRECT_MIN, Registration, Role, RoomKind};

@@ -275,24 +275,22 @@ impl ChatService {
         // Per stored draft: its index, room and sender name, for the events it becomes.
         let mut stored: Vec<(usize, RoomName, String)> = Vec::with_capacity(drafts.len());
         let mut batch: Vec<NewMessage> = Vec::with_capacity(drafts.len());
+        // Deletes go after the batch's messages (one may delete a message of the batch).
+        let mut deletes: Vec<(usize, i64, Draft)> = Vec::new();
         for (i, draft) in drafts.into_iter().enumerate() {
             match self.prepare(&draft, &senders).await? {
-                Ok(room_id) => {
-                    let Draft {
-                        room,
-                        sender_id,
-                        sender,
-                        client_id,
-                        change: Change::Chat { content },
-                    } = draft;
-                    batch.push(NewMessage {
-                        room_id,
-                        sender_id,
-                        content,
-                        client_id: Some(client_id),
-                    });
-                    stored.push((i, room, sender));
-                }
+                Ok(room_id) => match draft.change {
+                    Change::Chat { content } => {
+                        batch.push(NewMessage {
+                            room_id,
+                            sender_id: draft.sender_id,
+                            content,
+                            client_id: Some(draft.client_id),
+                        });
+                        stored.push((i, draft.room, draft.sender));
+                    }
+                    Change::Delete { .. } => deletes.push((i, room_id, draft)),
+                },
                 Err(reason) => outcomes[i] = Some(SaveOutcome::Rejected { reason }),
             }
         }
@@ -311,6 +309,7 @@ impl ChatService {
                         content: m.content,
                         timestamp: m.created_at.and_utc(),
                         client_id: m.client_id,
+                        deleted: false,
                     })
                 };
                 outcomes[i] = Some(match saved {
@@ -325,6 +324,9 @@ impl ChatService {
                 });
             }
         }
+        for (i, room_id, draft) in deletes {
+            outcomes[i] = Some(self.delete(room_id, draft).await?);
+        }
         Ok(outcomes
             .into_iter()
             .map(|o| {
@@ -333,6 +335,50 @@ impl ChatService {
                 })
             })
             .collect())
+    }
+
+    /// A delete, in a transaction of its own (deletes are rare; each checks who may).
+    async fn delete(&self, room_id: i64, draft: Draft) -> Result<SaveOutcome, StorageError> {
+        let Change::Delete { id } = draft.change else {
+            return Ok(SaveOutcome::Rejected {
+                reason: Rejection::new(RejectCode::BadRequest, "not a delete"),
+            });
+        };
+        let done = self
+            .db
+            .run(move |conn| {
+                room_events::delete_message(
+                    conn,
+                    room_events::Delete {
+                        room_id,
+                        room_name: draft.room.as_str(),
+                        message_id: id,
+                        actor_id: draft.sender_id,
+                        client_id: draft.client_id.as_str(),
+                    },
+                )
+            })
+            .await;
+        Ok(match done {
+            Ok(room_events::Deleted::Now(event)) => SaveOutcome::Stored { event },
+            Ok(room_events::Deleted::Before(event)) => SaveOutcome::Duplicate { event },
+            Ok(room_events::Deleted::NoSuchMessage) => SaveOutcome::Rejected {
+                reason: Rejection::new(RejectCode::NotFound, format!("no message {id} here")),
+            },
+            Ok(room_events::Deleted::NotAllowed) => SaveOutcome::Rejected {
+                reason: Rejection::new(
+                    RejectCode::Forbidden,
+                    "only its sender or an administrator deletes a message",
+                ),
+            },
+            Err(e) if e.is_unavailable() => return Err(e),
+            Err(e) => {
+                tracing::warn!(error = %e, "a delete failed");
+                SaveOutcome::Rejected {
+                    reason: rejection_for(&e),
+                }
+            }
+        })
     }
 
     /// Checks a draft's sender against `senders` (from [`Self::sender_names`]) and finds

@@ -37,6 +37,7 @@ diesel::table! {
         content -> Text,
         client_id -> Nullable<Text>,
         created_at -> Timestamp,
+        deleted_at -> Nullable<Timestamp>,
     }
 }
 
@@ -79,6 +80,8 @@ diesel::table! {
         kind -> Text,
         actor_id -> Nullable<BigInt>,
         subject_id -> Nullable<BigInt>,
+        message_id -> Nullable<BigInt>,
+        client_id -> Nullable<Text>,
         created_at -> Timestamp,
     }
 }

@@ -68,7 +68,8 @@ pub fn ack(event: &RoomEvent) -> Bytes {
             "room": message.room,
             "timestamp": message.timestamp,
         }),
-        other => json!({"type": "ack", "seq": other.seq(), "room": other.room()}),
+        other => json!({"type": "ack", "client_id": other.client_id(), "seq": other.seq(),
+            "room": other.room()}),
     };
     text_frame(frame.to_string())
 }

@@ -18,6 +18,10 @@ pub fn chat(room: &str, content: &str, client_id: &str) -> Value {
     json!({"type": "chat", "room": room, "content": content, "client_id": client_id})
 }
 
+pub async fn history_of(app: &TestApp, token: &str, query: &str) -> Vec<Value> {
+    history(app, token, query).await
+}
+
 async fn history(app: &TestApp, token: &str, query: &str) -> Vec<Value> {
     let (status, body) = app
         .get_with_token(&format!("/api/chat/chat_history?{query}"), token)

@@ -290,3 +290,85 @@ async fn a_join_that_cannot_be_checked_is_unavailable_not_missing() {
     assert_eq!(client.recv().await["code"], "bad_request");
     app.stop().await;
 }
+
+async fn deletes_are_room_events_and_take_the_content(backend: Backend) {
+    let app = spawn_app(Role::All, backend).await;
+    let admin_token = user(&app, "root1").await; // the first account: the administrator
+    let (amy_token, ben_token) = (user(&app, "amy").await, user(&app, "ben").await);
+    let mut admin = WsClient::connect(&app.address, &admin_token).await;
+    let mut amy = WsClient::connect(&app.address, &amy_token).await;
+    let mut ben = WsClient::connect(&app.address, &ben_token).await;
+    for client in [&mut admin, &mut amy, &mut ben] {
+        client.join("general").await;
+    }
+    amy.send(chat("general", "oops", "m-1")).await;
+    let id = amy.recv_type("ack").await["id"].clone();
+    ben.send(chat("general", "mine", "m-2")).await;
+    let ben_id = ben.recv_type("ack").await["id"].clone();
+    let delete = |id: &Value, client_id: Option<&str>| {
+        let mut frame = json!({"type": "delete", "room": "general", "id": id});
+        if let Some(cid) = client_id {
+            frame["client_id"] = json!(cid);
+        }
+        frame
+    };
+    // Without a client id, or someone else's message as a member: refused.
+    ben.send(delete(&id, None)).await;
+    assert_eq!(ben.recv_type("error").await["code"], "bad_request");
+    ben.send(delete(&id, Some("d-0"))).await;
+    let refused = ben.recv_type("error").await;
+    assert_eq!(
+        (refused["code"].clone(), refused["client_id"].clone()),
+        (json!("forbidden"), json!("d-0"))
+    );
+    // The sender deletes her own; an administrator deletes anyone's.
+    amy.send(delete(&id, Some("d-1"))).await;
+    let ack = amy.recv_type("ack").await;
+    assert_eq!(
+        (ack["client_id"].clone(), ack["seq"].clone()),
+        (json!("d-1"), json!(3))
+    );
+    let told = ben.recv_type("delete").await;
+    assert_eq!(
+        (
+            told["seq"].clone(),
+            told["id"].clone(),
+            told["sender"].clone()
+        ),
+        (json!(3), id.clone(), json!("amy"))
+    );
+    admin.send(delete(&ben_id, Some("d-2"))).await;
+    assert_eq!(admin.recv_type("ack").await["seq"], 4);
+    // A retry of a delete: acked with the original, stored once.
+    amy.send(delete(&id, Some("d-1"))).await;
+    assert_eq!(amy.recv_type("ack").await["seq"], 3);
+
+    let history = crate::chat::history_of(&app, &amy_token, "room=general").await;
+    for message in &history {
+        assert_eq!(
+            (message["deleted"].clone(), message["content"].clone()),
+            (json!(true), json!(""))
+        );
+    }
+    let events = all_events(&app, &amy_token, "general", 200).await;
+    let kinds: Vec<(&str, i64)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["type"].as_str().expect("type"),
+                e["seq"].as_i64().expect("seq"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![("chat", 1), ("chat", 2), ("delete", 3), ("delete", 4)]
+    );
+    assert_eq!(
+        events[0]["content"], "",
+        "the content is gone from the feed too"
+    );
+    assert_eq!(events[2], told);
+    app.stop().await;
+}
+both_backends!(deletes, deletes_are_room_events_and_take_the_content);

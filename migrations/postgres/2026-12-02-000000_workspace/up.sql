@@ -53,6 +53,14 @@ CREATE TABLE room_events (
     kind       TEXT      NOT NULL,
     actor_id   BIGINT    REFERENCES users (id) ON DELETE SET NULL,
     subject_id BIGINT    REFERENCES users (id) ON DELETE SET NULL,
+    -- The message a `delete` is about.
+    message_id BIGINT,
+    -- The writer's id for the change (a retry stores nothing twice).
+    client_id  TEXT,
     created_at TIMESTAMP NOT NULL,
-    CONSTRAINT room_events_room_seq_key UNIQUE (room_id, seq)
+    CONSTRAINT room_events_room_seq_key UNIQUE (room_id, seq),
+    CONSTRAINT room_events_actor_client_key UNIQUE (actor_id, client_id)
 );
+
+-- A deleted message keeps its row and seq; its content is gone.
+ALTER TABLE messages ADD COLUMN deleted_at TIMESTAMP;

@@ -1,3 +1,4 @@
+ALTER TABLE messages DROP COLUMN deleted_at;
 DROP TABLE room_events;
 DROP TABLE audit_log;
 DROP TABLE invites;

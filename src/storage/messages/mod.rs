@@ -94,9 +94,18 @@ pub fn history(
             messages::content,
             messages::client_id,
             messages::created_at,
+            messages::deleted_at,
         ))
         .limit(limit);
-    type Row = (i64, i64, String, String, Option<String>, NaiveDateTime);
+    type Row = (
+        i64,
+        i64,
+        String,
+        String,
+        Option<String>,
+        NaiveDateTime,
+        Option<NaiveDateTime>,
+    );
     let mut rows: Vec<Row> = match cursor {
         Cursor::Latest => base.order(messages::seq.desc()).load(conn)?,
         Cursor::Before(seq) => base
@@ -113,15 +122,18 @@ pub fn history(
     }
     Ok(rows
         .into_iter()
-        .map(|(id, seq, sender, content, client_id, at)| Message {
-            id,
-            room: room_name.to_owned(),
-            seq,
-            sender,
-            content,
-            timestamp: at.and_utc(),
-            client_id,
-        })
+        .map(
+            |(id, seq, sender, content, client_id, at, deleted_at)| Message {
+                id,
+                room: room_name.to_owned(),
+                seq,
+                sender,
+                content,
+                timestamp: at.and_utc(),
+                client_id,
+                deleted: deleted_at.is_some(),
+            },
+        )
         .collect())
 }
 

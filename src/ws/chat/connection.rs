@@ -15,7 +15,7 @@ use super::drain::Drain;
 use super::lanes::{SaveJob, SaveLanes};
 use super::protocol::{self, Command};
 use crate::domain::services::{Admission, EventStore};
-use crate::domain::{Change, ClientId, Draft, MessageContent, RoomName};
+use crate::domain::{Change, ClientId, Draft, RoomName};
 use crate::ws::bus::Bus;
 use crate::ws::frames::{self, ErrorCode};
 use crate::ws::hub::{ConnId, Hub};
@@ -194,7 +194,12 @@ impl Connection {
                 room,
                 content,
                 client_id,
-            } => self.chat(room, content, client_id).await,
+            } => self.write(room, client_id, Change::Chat { content }).await,
+            Command::Delete {
+                room,
+                id,
+                client_id,
+            } => self.write(room, client_id, Change::Delete { id }).await,
         }
     }
 
@@ -254,7 +259,8 @@ impl Connection {
         self.reply(frames::online_users(room.as_str(), &users));
     }
 
-    async fn chat(&self, room: RoomName, content: MessageContent, client_id: ClientId) {
+    /// A change to the room, on its way to be stored, acked and announced.
+    async fn write(&self, room: RoomName, client_id: ClientId, change: Change) {
         let Some(ticket) = self.drain.admit() else {
             self.hub.metrics().not_saved.inc();
             let _ = self.outbox.send_or_close(frames::error(
@@ -271,7 +277,7 @@ impl Connection {
                 sender_id: self.user_id,
                 sender: self.username.to_string(),
                 client_id,
-                change: Change::Chat { content },
+                change,
             },
             outbox: self.outbox.clone(),
             ticket,

@@ -26,6 +26,12 @@ enum RawFrame {
         #[serde(default)]
         client_id: Option<String>,
     },
+    Delete {
+        room: String,
+        id: i64,
+        #[serde(default)]
+        client_id: Option<String>,
+    },
 }
 
 /// A client frame that passed the door.
@@ -38,6 +44,12 @@ pub enum Command {
         room: RoomName,
         content: MessageContent,
         /// The client's, or one assigned here when it gave none.
+        client_id: ClientId,
+    },
+    /// Delete a message (required: a client id, so a retry deletes once).
+    Delete {
+        room: RoomName,
+        id: i64,
         client_id: ClientId,
     },
 }
@@ -90,6 +102,29 @@ pub fn parse(text: &[u8]) -> Result<Command, Refused> {
         RawFrame::Join { room } => Ok(Command::Join(room_name(&room, None)?)),
         RawFrame::Leave { room } => Ok(Command::Leave(room_name(&room, None)?)),
         RawFrame::Typing { room } => Ok(Command::Typing(room_name(&room, None)?)),
+        RawFrame::Delete {
+            room,
+            id,
+            client_id,
+        } => {
+            let echo = client_id.clone().filter(|c| c.len() <= ECHO_MAX);
+            let client_id = client_id
+                .ok_or_else(|| {
+                    Refused::bad(
+                        ValidationError::new("client_id", "is required for a delete"),
+                        None,
+                    )
+                })
+                .and_then(|raw| {
+                    ClientId::try_from(raw).map_err(|e| Refused::bad(e, echo.clone()))
+                })?;
+            let room = room_name(&room, echo)?;
+            Ok(Command::Delete {
+                room,
+                id,
+                client_id,
+            })
+        }
         RawFrame::Chat {
             room,
             content,
