@@ -65,7 +65,7 @@ fn deliver(member: &Member, frame: &Bytes, importance: Importance, metrics: &WsM
             metrics.dropped.inc();
             false
         }
-        Importance::Droppable => member.outbox.send(frame.clone()).is_ok(),
+        Importance::Droppable => member.outbox.send_droppable(frame.clone()).is_ok(),
         Importance::Essential => match member.outbox.send_or_close(frame.clone()) {
             Ok(()) => true,
             Err(NotQueued::Full) => {
