@@ -197,10 +197,19 @@ impl Split {
             .env("CHATAPP__AUTH__BCRYPT_COST", "4");
         let auth = ChatappProcess::start(auth_cmd);
         // front gets a fixed port so it can come back on the same address.
-        let front = start_front(dir.path(), &db, &keys, &auth.address, &front_bind, None);
+        // front reaches ws (presence, announcements) at an address chosen before either starts.
+        let ws_bind = free_bind();
+        let front = start_front(
+            dir.path(),
+            &db,
+            &keys,
+            &auth.address,
+            &front_bind,
+            Some(&format!("http://{ws_bind}")),
+        );
         let mut ws_cmd = chatapp_cmd(dir.path());
         ws_cmd
-            .args(["ws", "--bind", "127.0.0.1:0"])
+            .args(["ws", "--bind", &ws_bind])
             .env(
                 "CHATAPP__JWT__PUBLIC_KEY_FILE",
                 keys.join("jwt_ed25519.pub.pem"),
@@ -540,4 +549,57 @@ async fn a_save_held_past_its_timeout_is_acked_and_announced_once() {
     seen_b.until(&mut b, 0, &[1, 2]).await;
     assert_eq!(seen_a.chats, vec![1, 2], "announced, once");
     assert_eq!(seen_b.chats, vec![1, 2], "announced, once");
+}
+
+#[actix_web::test]
+async fn front_announces_membership_changes_and_deactivations_through_ws() {
+    use crate::helpers::{Ended, WsClient};
+    let split = Split::start();
+    let alice = split.token("alice").await; // the first account: the administrator
+    let bob = split.token("bob").await;
+    let front = split.front.as_ref().expect("front").address.clone();
+    let client = awc::Client::default();
+    let post = |path: &str, body: Value| {
+        client
+            .post(format!("{front}{path}"))
+            .insert_header(("Authorization", format!("Bearer {alice}")))
+            .send_json(&body)
+    };
+    let status = post("/api/rooms", json!({"name": "ops", "kind": "private"}))
+        .await
+        .expect("create")
+        .status();
+    assert_eq!(status.as_u16(), 201);
+    let status = post("/api/rooms/ops/members", json!({"username": "bob"}))
+        .await
+        .expect("add")
+        .status();
+    assert_eq!(status.as_u16(), 201);
+    let mut b = WsClient::connect(&split.ws.address, &bob).await;
+    b.join("ops").await;
+    let response = client
+        .delete(format!("{front}/api/rooms/ops/members/bob"))
+        .insert_header(("Authorization", format!("Bearer {alice}")))
+        .send()
+        .await
+        .expect("remove");
+    assert_eq!(response.status().as_u16(), 204);
+    let removed = b.recv_type("member_removed").await;
+    assert_eq!(
+        (removed["user"].clone(), removed["seq"].clone()),
+        (json!("bob"), json!(2))
+    );
+    // Deactivated: the socket on the ws node closes.
+    let status = post("/api/admin/users/bob", json!({"active": false}))
+        .await
+        .expect("deactivate")
+        .status();
+    assert_eq!(status.as_u16(), 200);
+    let ended = loop {
+        match b.next().await {
+            Ok(_) => continue,
+            Err(ended) => break ended,
+        }
+    };
+    assert_eq!(ended, Ended::Closed(Some(4401)));
 }
