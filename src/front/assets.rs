@@ -13,6 +13,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../static/css/app.css"),
     ),
     (
+        "js/admin.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/js/admin.js"),
+    ),
+    (
         "js/api.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../static/js/api.js"),
@@ -51,6 +56,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         "js/room_log.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../static/js/room_log.js"),
+    ),
+    (
+        "js/workspace.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/js/workspace.js"),
     ),
 ];
 

@@ -78,7 +78,7 @@ fn csrf() -> CsrfMiddleware<StdRng> {
         .secure(false);
     // Only pages that render a form get a fresh token: actix-csrf's Set-Cookie would
     // replace the session cookie a successful POST sets.
-    for path in ["/auth/login", "/auth/register", "/home"] {
+    for path in ["/auth/login", "/auth/register", "/home", "/admin"] {
         csrf = csrf.set_cookie(Method::GET, path);
     }
     csrf
@@ -118,11 +118,17 @@ pub fn configure(state: FrontState) -> impl FnOnce(&mut web::ServiceConfig) {
                     .route(web::post().to(pages::register_submit)),
             )
             .route("/auth/logout", web::post().to(pages::logout))
+            .route("/auth/expired", web::get().to(pages::expired))
             .route("/join/{code}", web::get().to(pages::join))
             .service(
                 web::resource("/home")
-                    .wrap(csrf)
+                    .wrap(csrf.clone())
                     .route(web::get().to(pages::home)),
+            )
+            .service(
+                web::resource("/admin")
+                    .wrap(csrf)
+                    .route(web::get().to(pages::admin)),
             )
             .route("/static/{path:.*}", web::get().to(assets::serve))
             .configure(api::configure);

@@ -1,4 +1,4 @@
-//! The server-rendered pages: sign-in, registration, sign-out, home.
+//! The server-rendered pages: sign-in, registration, sign-out, home, admin.
 
 use std::collections::HashMap;
 
@@ -9,10 +9,12 @@ use serde::Deserialize;
 use tera::{Context, Tera};
 
 use super::chat::ChatService;
+use super::policy::Member;
 use super::session::{authenticate, cleared_session_cookie, session_cookie};
 use super::templates::render;
 use crate::accounts::AccountError;
 use crate::domain::services::AuthApi;
+use crate::http::ApiError;
 use crate::http::client_ip::client_ip;
 use crate::storage::users;
 
@@ -247,20 +249,94 @@ pub async fn logout(
         .finish()
 }
 
-/// `GET /home`: the chat page; signed-out visitors go to the sign-in page.
+/// `GET /home`: the chat page; signed-out visitors go to the sign-in page, and so does a
+/// session whose account was deactivated or is gone (its cookie cleared, so that the
+/// sign-in page does not send it back here).
 pub async fn home(
     req: HttpRequest,
     tera: web::Data<Tera>,
     info: web::Data<PageInfo>,
     csrf: CsrfToken,
+    member: Result<Member, ApiError>,
 ) -> HttpResponse {
     let Ok(user) = authenticate(&req) else {
         return redirect("/auth/login");
     };
+    // The page itself needs no database: only an account known to be unusable is turned away.
+    if let Err(ApiError::Unauthorized(_)) = member {
+        return redirect(EXPIRED);
+    }
     let mut ctx = context(&info, Some(&csrf));
     ctx.insert("username", &user.username);
     ctx.insert("ws_url", &info.ws_url);
     render(&tera, HttpResponse::Ok(), "home.html", &ctx)
+}
+
+/// `GET /admin`: the administration page (a shell its script fills from `/api/admin`).
+/// Signed-out visitors go to the sign-in page; members who are not administrators get 403,
+/// by the same look-up of the account's role as the admin API's.
+pub async fn admin(
+    req: HttpRequest,
+    tera: web::Data<Tera>,
+    info: web::Data<PageInfo>,
+    csrf: CsrfToken,
+    member: Result<Member, ApiError>,
+) -> HttpResponse {
+    if authenticate(&req).is_err() {
+        return redirect("/auth/login");
+    }
+    let member = match member {
+        Ok(member) => member,
+        Err(ApiError::Unauthorized(_)) => return redirect(EXPIRED),
+        Err(e) => {
+            tracing::warn!(error = %e, "the admin page could not check the account");
+            return error_page(
+                &tera,
+                &info,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Not available right now",
+                "This page cannot be shown right now. Please try again shortly.",
+            );
+        }
+    };
+    if !member.is_admin() {
+        return error_page(
+            &tera,
+            &info,
+            StatusCode::FORBIDDEN,
+            "Administrators only",
+            "This page is for the workspace's administrators.",
+        );
+    }
+    let mut ctx = context(&info, Some(&csrf));
+    ctx.insert("username", &member.username);
+    render(&tera, HttpResponse::Ok(), "admin.html", &ctx)
+}
+
+/// Where a page sends a session whose account can no longer be used. The pages that render
+/// forms cannot clear the cookie themselves: the CSRF middleware's Set-Cookie replaces theirs.
+const EXPIRED: &str = "/auth/expired";
+
+/// `GET /auth/expired`: clears the session cookie and goes on to the sign-in form, so that
+/// a session the server no longer honours does not bounce between `/home` and `/auth/login`.
+pub async fn expired(req: HttpRequest) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/auth/login"))
+        .cookie(cleared_session_cookie(&req))
+        .finish()
+}
+
+fn error_page(
+    tera: &Tera,
+    info: &PageInfo,
+    status: StatusCode,
+    title: &str,
+    message: &str,
+) -> HttpResponse {
+    let mut ctx = context(info, None);
+    ctx.insert("title", title);
+    ctx.insert("message", message);
+    render(tera, HttpResponseBuilder::new(status), "error.html", &ctx)
 }
 
 const CSRF_MESSAGE: &str = "This form has expired. Please reload the page and try again.";

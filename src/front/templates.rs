@@ -13,6 +13,7 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/register.html"),
     ),
     ("home.html", include_str!("../../templates/home.html")),
+    ("admin.html", include_str!("../../templates/admin.html")),
     ("error.html", include_str!("../../templates/error.html")),
 ];
 

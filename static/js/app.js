@@ -6,6 +6,7 @@
 //   catch_up.js    fills a room's log from the events feed
 //   chat_view.js   drawing
 //   api.js         the REST API
+//   workspace.js   rooms and people: the sidebar's groups, direct rooms' names, controls
 //   backoff.js     how long to wait before trying again
 //
 // Only this file imports; the others get what they need as arguments. It imports them
@@ -14,10 +15,15 @@
 // release's app.js with an older release's modules.
 const version = new URL(import.meta.url).search;
 const [
-  { createApi }, { backoff, soon }, { CatchUp }, { createChatView }, { Connection },
+  { createApi, errorMessage }, { backoff, soon }, { CatchUp }, { createChatView }, { Connection },
   { Outbox, Resender, chatFrame }, { RoomLog, isRoomEvent },
+  {
+    groupRooms, unlabelled, roomLabel, roomControls, membershipChange, removalNotice, isDirect,
+    roomNameProblem,
+  },
 ] = await Promise.all([
   'api.js', 'backoff.js', 'catch_up.js', 'chat_view.js', 'connection.js', 'outbox.js', 'room_log.js',
+  'workspace.js',
 ].map((name) => import(`./${name}${version}`)));
 
 const $ = (id) => document.getElementById(id);
@@ -33,7 +39,19 @@ const wait = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const els = {
   state: document.querySelector('[data-role="connection-state"]'),
+  app: $('app'),
   rooms: $('room-list'),
+  dms: $('dm-list'),
+  dmHint: $('dm-hint'),
+  members: $('room-members'),
+  tools: $('room-tools'),
+  addMember: $('add-member-form'),
+  addMemberName: $('add-member'),
+  leave: $('leave-room'),
+  notice: $('room-notice'),
+  readOnly: $('read-only'),
+  navToggle: $('nav-toggle'),
+  adminLink: $('admin-link'),
   list: $('message-list'),
   title: $('room-title'),
   typing: $('typing'),
@@ -45,17 +63,22 @@ const els = {
   newRoomForm: $('new-room-form'),
   newRoom: $('new-room'),
   newRoomError: $('new-room-error'),
+  newRoomPrivate: $('new-room-private'),
   signout: $('signout-form'),
 };
 const view = createChatView(els, { me, maxChars: MAX_CHARS });
 
 let leaving = false; // signing out: no more reconnecting
 const api = createApi({
+  // The session ended (signed out elsewhere, or the account was deactivated): sign out
+  // properly, so that the session cookie is cleared and the sign-in form does not send us
+  // straight back here.
   onSignedOut() {
     if (leaving) return;
     leaving = true;
     connection.stop();
-    location.assign('/auth/login');
+    if (els.signout.querySelector('[name="csrf_token"]')?.value) els.signout.submit();
+    else location.assign('/auth/login');
   },
 });
 const outbox = new Outbox(localStorage, me);
@@ -80,20 +103,41 @@ let joinFailures = 0;
 let flushWhenCaughtUp = false; // a new socket: send the outbox once the room is caught up
 let loadingOlder = false;
 let lastTypingSent = 0;
+let rooms = []; // what GET /api/rooms said: the rooms this user can see
+const members = new Map(); // room name -> its people: direct rooms, and the private room shown
 
 // ---- rooms ---------------------------------------------------------------------------------
+const roomOf = (name) => rooms.find((r) => r.name === name);
+// The shown room as the server described it; one not listed (yet) counts as public.
+const shownRoom = () => roomOf(room) || { name: room, kind: 'public', member: true };
+const labelOf = (name) => {
+  const r = roomOf(name) || { name, kind: 'public' };
+  return isDirect(r) ? roomLabel(r, members, me) : `#${name}`;
+};
+const titleOf = (name) => (isDirect(roomOf(name)) ? labelOf(name) : `# ${name}`);
+
 function openRoom(name) {
   catchUp?.stop();
   room = name;
   localStorage.setItem(ROOM_KEY, room);
-  view.openRoom(room);
+  view.openRoom(room, titleOf(room));
+  showRoomInfo();
+  if (roomControls(shownRoom()).showMembers) loadMembers(room);
   outbox.forRoom(room).forEach(view.showPending);
   const shown = new RoomLog(room);
   log = shown;
+  // A 404 while catching up: the room is gone for this user (removed from it meanwhile).
+  const lost = (e) => {
+    if (e.status === 404 && log === shown) {
+      refreshRooms();
+      leaveShownRoom(`You no longer have access to #${shown.room}.`);
+    }
+    throw e;
+  };
   catchUp = new CatchUp({
     log: shown,
-    history: (limit) => api.history(shown.room, `limit=${limit}`),
-    events: async (after) => (await api.events(shown.room, after)).events,
+    history: (limit) => api.history(shown.room, `limit=${limit}`).catch(lost),
+    events: async (after) => (await api.events(shown.room, after).catch(lost)).events,
     draw: (events) => events.forEach(draw),
     done: caughtUp,
     backoff,
@@ -103,10 +147,17 @@ function openRoom(name) {
 }
 
 function switchRoom(name) {
+  setNavOpen(false);
   if (name === room) return;
   connection.send({ type: 'leave', room });
   openRoom(name);
-  els.composer.focus();
+  if (!els.composer.disabled) els.composer.focus();
+}
+
+// Leaves the room shown for `general`, saying why (removed, left, not allowed in).
+function leaveShownRoom(notice) {
+  if (room !== 'general') switchRoom('general');
+  view.showNotice(notice);
 }
 
 // Joins the room shown. Its catch-up waits for the server's answer (the presence frame):
@@ -124,23 +175,167 @@ function joined() {
   catchUp.run();
 }
 
-function renderRooms(rooms) {
-  view.renderRooms(rooms, room, switchRoom);
+function renderRooms() {
+  view.renderRooms(groupRooms(rooms, members, me), room, switchRoom);
+}
+
+function showRoomInfo() {
+  const r = shownRoom();
+  view.showRoomInfo({
+    title: titleOf(room),
+    kind: r.kind,
+    members: members.get(room) ?? null,
+    controls: roomControls(r),
+  });
+}
+
+// The rooms list again (after a change here, a change told by the server, or coming back
+// to the page); direct rooms whose people are not known yet are named first.
+let refreshing = null;
+async function refreshRooms() {
+  refreshing ??= (async () => {
+    try {
+      rooms = await api.rooms();
+      await Promise.all(unlabelled(rooms, members).map(loadMembers));
+      renderRooms();
+      if (!roomOf(room) && room !== 'general') {
+        leaveShownRoom(`You no longer have access to #${room}.`);
+      } else {
+        showRoomInfo();
+      }
+    } catch (_) {
+      // Kept as it was; the next refresh tries again.
+    } finally {
+      refreshing = null;
+    }
+  })();
+  return refreshing;
+}
+
+// A room's people: names a direct room, lists a private room's members.
+async function loadMembers(name) {
+  try {
+    members.set(name, await api.members(name));
+  } catch (_) {
+    return;
+  }
+  if (isDirect(roomOf(name))) renderRooms();
+  if (name === room) showRoomInfo();
 }
 
 els.newRoomForm.addEventListener('submit', async (event) => {
   event.preventDefault();
   const name = els.newRoom.value.trim();
-  els.newRoomError.textContent = '';
-  const response = await api.createRoom(name);
-  if (response.ok || response.status === 409) {
-    els.newRoom.value = '';
-    renderRooms(await api.rooms());
-    switchRoom(name);
+  const problem = roomNameProblem(name);
+  els.newRoomError.textContent = problem;
+  if (problem) els.newRoom.setAttribute('aria-invalid', 'true');
+  else els.newRoom.removeAttribute('aria-invalid');
+  if (problem) return;
+  const kind = els.newRoomPrivate.checked ? 'private' : 'public';
+  const response = await api.createRoom(name, kind);
+  if (response.ok) {
+    const created = await response.json();
+    rooms = [...rooms.filter((r) => r.name !== created.name), created];
+  } else if (response.status !== 409) {
+    els.newRoomError.textContent = await errorMessage(response);
     return;
   }
-  const body = await response.json().catch(() => ({}));
-  els.newRoomError.textContent = (body.error && body.error.message) || 'That did not work.';
+  await refreshRooms();
+  if (!roomOf(name)) {
+    // Taken, by a room this user cannot see.
+    els.newRoomError.textContent = await errorMessage(response, `The name “${name}” is taken.`);
+    return;
+  }
+  els.newRoom.value = '';
+  els.newRoomPrivate.checked = false;
+  switchRoom(name);
+});
+
+els.addMember.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const username = els.addMemberName.value.trim();
+  if (!username) return;
+  const forRoom = room;
+  const response = await api.addMember(forRoom, username);
+  if (!response.ok) {
+    view.showNotice(response.status === 422 ? `There is no active account named “${username}”.`
+      : await errorMessage(response), { error: true });
+    return;
+  }
+  const body = await response.json();
+  els.addMemberName.value = '';
+  if (forRoom !== room) return;
+  view.showNotice(body.added ? `${body.username} was added to #${forRoom}.`
+    : `${body.username} is already in #${forRoom}.`);
+  loadMembers(forRoom);
+});
+
+// Leaving a private room takes a second click: no one else can bring you back but its
+// members.
+let leaveArmed = null;
+function disarmLeave() {
+  clearTimeout(leaveArmed);
+  leaveArmed = null;
+  els.leave.textContent = 'Leave';
+  els.leave.classList.remove('armed');
+}
+els.leave.addEventListener('click', async () => {
+  if (!leaveArmed) {
+    els.leave.textContent = 'Click again to leave';
+    els.leave.classList.add('armed');
+    leaveArmed = setTimeout(disarmLeave, 5000);
+    return;
+  }
+  disarmLeave();
+  const forRoom = room;
+  const response = await api.removeMember(forRoom, me);
+  if (!response.ok && response.status !== 404) {
+    view.showNotice(await errorMessage(response), { error: true });
+    return;
+  }
+  rooms = rooms.filter((r) => r.name !== forRoom || !roomControls(r).leave);
+  members.delete(forRoom);
+  renderRooms();
+  if (room === forRoom) leaveShownRoom(`You left #${forRoom}.`);
+  refreshRooms();
+});
+
+// One click on someone online: the direct room of the two of us (made on first use).
+els.online.addEventListener('click', async (event) => {
+  const button = event.target.closest('[data-role="new-dm"]');
+  if (!button) return;
+  const user = button.dataset.user;
+  button.disabled = true;
+  try {
+    const response = await api.startDirect([user]);
+    if (!response.ok) {
+      view.showError(await errorMessage(response));
+      return;
+    }
+    const direct = await response.json();
+    rooms = [...rooms.filter((r) => r.name !== direct.name), direct];
+    if (!members.has(direct.name)) members.set(direct.name, [me, user]);
+    renderRooms();
+    switchRoom(direct.name);
+    loadMembers(direct.name);
+  } catch (_) {
+    // A 401 signs out; anything else: the click can be tried again.
+  } finally {
+    button.disabled = false;
+  }
+});
+
+// ---- the phone layout: rooms and people in a panel opened from the top bar ----------------
+function setNavOpen(open) {
+  els.app.classList.toggle('nav-open', open);
+  els.navToggle.setAttribute('aria-expanded', String(open));
+}
+els.navToggle.addEventListener('click', () => setNavOpen(!els.app.classList.contains('nav-open')));
+document.addEventListener('keydown', (event) => {
+  if (event.key === 'Escape' && els.app.classList.contains('nav-open')) {
+    setNavOpen(false);
+    els.navToggle.focus();
+  }
 });
 
 // ---- messages ------------------------------------------------------------------------------
@@ -197,6 +392,8 @@ function closed() {
 
 function handle(frame) {
   if (isRoomEvent(frame)) {
+    const change = membershipChange(frame, me, room);
+    if (change && membershipChanged(frame, change)) return;
     if (frame.room !== room) return; // a room just left
     const { apply, gap } = log.live(frame);
     apply.forEach(draw);
@@ -224,9 +421,29 @@ function handle(frame) {
     case 'error':
       failed(frame);
       return;
+    case 'activity':
+      // Someone wrote in a room this page does not list yet (a direct message to us, a
+      // private room we were added to): list it.
+      if (!roomOf(frame.room)) refreshRooms();
+      return;
     default:
-      // read positions, activity in other rooms: not shown on this page yet.
+      // read positions: not shown on this page yet.
   }
+}
+
+// Someone joined or left a room (member_added / member_removed). Answers true when the
+// page left the room because of it (the event needs no more handling).
+function membershipChanged(frame, change) {
+  if (change.removedMe) {
+    const label = labelOf(frame.room);
+    members.delete(frame.room);
+    leaveShownRoom(removalNotice(frame, me, label));
+    refreshRooms();
+    return true;
+  }
+  if (change.refreshMembers && roomControls(shownRoom()).showMembers) loadMembers(room);
+  if (change.refreshRooms) refreshRooms();
+  return false;
 }
 
 function acked(ack) {
@@ -256,7 +473,18 @@ function failed(error) {
       outbox.remove(clientId);
       resender.dropped(clientId);
       view.markFailed(clientId, error.message);
+      // The room was archived, or we were removed from it, meanwhile.
+      if (error.code === 'forbidden' || error.code === 'not_found') refreshRooms();
     }
+    return;
+  }
+  if (joining && error.code === 'not_found') {
+    // A room this user may not see (any more): back to general.
+    joining = false;
+    const gone = room;
+    rooms = rooms.filter((r) => r.name !== gone);
+    renderRooms();
+    leaveShownRoom(`There is no room #${gone} that you can see.`);
     return;
   }
   if (joining && error.code === 'unavailable') {
@@ -273,6 +501,7 @@ function failed(error) {
 
 // ---- the composer --------------------------------------------------------------------------
 function submit() {
+  if (els.composer.disabled) return;
   const content = els.composer.value.trim();
   if (!content || [...content].length > MAX_CHARS) return;
   const item = outbox.add(room, content);
@@ -309,14 +538,29 @@ els.signout.addEventListener('submit', () => {
   connection.stop(1000, 'signed out');
 });
 window.addEventListener('online', () => connection.retryNow());
+// The composer's placeholder is shorter on a narrow screen.
+globalThis.matchMedia?.('(max-width: 600px)').addEventListener?.('change', showRoomInfo);
+// Back to the page: rooms made or changed meanwhile (a direct message started by someone
+// else, a room archived) show up.
+let lastRefresh = Date.now();
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState !== 'visible' || Date.now() - lastRefresh < 10000) return;
+  lastRefresh = Date.now();
+  refreshRooms();
+});
 
 // ---- start ---------------------------------------------------------------------------------
 try {
-  const rooms = await api.rooms();
+  rooms = await api.rooms();
   if (!rooms.some((r) => r.name === room)) room = 'general';
-  renderRooms(rooms);
+  renderRooms();
+  await Promise.all(unlabelled(rooms, members).map(loadMembers));
 } catch (_) {
   // No rooms list: the last room used still works.
 }
 openRoom(room);
 connection.start();
+// The header's link to the admin page, for administrators.
+api.me().then((who) => {
+  els.adminLink.hidden = who.role !== 'admin';
+}, () => {});

@@ -140,11 +140,26 @@ export function createChatView(els, { me, maxChars }) {
   // ---- presence and typing ----------------------------------------------------------------
   const typingTimers = new Map();
 
+  // Who is online: each name a button that starts a direct conversation with them (app.js
+  // listens for clicks on [data-role="new-dm"]); my own name is plain text.
   function showOnline(users) {
     els.online.replaceChildren(...users.map((user) => {
       const li = document.createElement('li');
-      li.textContent = user;
       li.dataset.user = user;
+      if (user.toLowerCase() === me.toLowerCase()) {
+        const self = document.createElement('span');
+        self.className = 'self';
+        self.textContent = user;
+        li.append(self);
+      } else {
+        const button = document.createElement('button');
+        button.type = 'button';
+        button.dataset.role = 'new-dm';
+        button.dataset.user = user;
+        button.title = `Send ${user} a direct message`;
+        button.textContent = user;
+        li.append(button);
+      }
       return li;
     }));
   }
@@ -183,31 +198,91 @@ export function createChatView(els, { me, maxChars }) {
   }
 
   // ---- rooms and composer -----------------------------------------------------------------
-  function renderRooms(rooms, current, onSwitch) {
-    els.rooms.replaceChildren(...rooms.map((r) => {
-      const li = document.createElement('li');
-      const button = document.createElement('button');
-      button.type = 'button';
-      button.textContent = `# ${r.name}`;
-      button.dataset.room = r.name;
-      if (r.description) button.title = r.description;
-      if (r.name === current) button.setAttribute('aria-current', 'true');
-      button.addEventListener('click', () => onSwitch(r.name));
-      li.append(button);
-      return li;
-    }));
+  function roomButton({ room, label }, current, onSwitch) {
+    const li = document.createElement('li');
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.dataset.room = room.name;
+    button.dataset.kind = room.kind || 'public';
+    const name = document.createElement('span');
+    name.className = 'room-label';
+    name.textContent = room.kind === 'direct' ? label : `# ${label}`;
+    button.append(name);
+    if (room.kind === 'private') button.append(lock());
+    if (room.archived) {
+      button.classList.add('archived');
+      const tag = document.createElement('span');
+      tag.className = 'tag';
+      tag.textContent = 'archived';
+      button.append(tag);
+    }
+    button.title = room.description || name.textContent;
+    if (room.name === current) button.setAttribute('aria-current', 'true');
+    button.addEventListener('click', () => onSwitch(room.name));
+    li.append(button);
+    return li;
+  }
+
+  // A lock mark, drawn by the stylesheet; screen readers hear "private".
+  function lock() {
+    const mark = document.createElement('span');
+    mark.className = 'lock';
+    mark.title = 'Private room';
+    const words = document.createElement('span');
+    words.className = 'visually-hidden';
+    words.textContent = ' (private)';
+    mark.append(words);
+    return mark;
+  }
+
+  // groups: {rooms, direct}, each [{room, label}] (see workspace.js groupRooms).
+  function renderRooms(groups, current, onSwitch) {
+    els.rooms.replaceChildren(...groups.rooms.map((e) => roomButton(e, current, onSwitch)));
+    els.dms.replaceChildren(...groups.direct.map((e) => roomButton(e, current, onSwitch)));
+    els.dmHint.hidden = groups.direct.length > 0;
   }
 
   // A new room is shown: its title, an empty log, nobody online or typing yet.
-  function openRoom(room) {
-    els.title.textContent = `# ${room}`;
+  function openRoom(room, title = `# ${room}`) {
+    els.title.textContent = title;
     list.replaceChildren();
     els.online.replaceChildren();
     clearAllTyping();
-    for (const b of els.rooms.querySelectorAll('button')) {
+    showNotice('');
+    for (const b of [...els.rooms.querySelectorAll('button'), ...els.dms.querySelectorAll('button')]) {
       if (b.dataset.room === room) b.setAttribute('aria-current', 'true');
       else b.removeAttribute('aria-current');
     }
+  }
+
+  // The shown room's header and composer: its title (with a lock if private), its people
+  // (private and direct rooms), the add-people and leave controls, read only if archived.
+  function showRoomInfo({ title, kind, members, controls }) {
+    els.title.textContent = title;
+    if (kind === 'private') els.title.append(lock());
+    if (kind === 'direct') {
+      els.members.hidden = false;
+      els.members.textContent = 'Direct message';
+    } else {
+      els.members.hidden = !controls.showMembers || !members;
+      els.members.textContent = members ? `Members: ${members.join(', ')}` : '';
+    }
+    els.addMember.hidden = !controls.addPeople;
+    els.leave.hidden = !controls.leave;
+    els.tools.hidden = !controls.addPeople && !controls.leave;
+    els.readOnly.hidden = !controls.readOnly;
+    els.composer.disabled = controls.readOnly;
+    els.form.querySelector('button[type="submit"]').disabled = controls.readOnly;
+    const narrow = globalThis.matchMedia?.('(max-width: 600px)').matches;
+    els.composer.placeholder = controls.readOnly ? 'This room is archived: it is read only.'
+      : narrow ? 'Write a message…' : 'Write a message… (Enter sends, Shift+Enter for a new line)';
+  }
+
+  // A note above the messages (you left a room, someone was added); empty hides it.
+  function showNotice(text, { error = false } = {}) {
+    els.notice.textContent = text;
+    els.notice.hidden = !text;
+    els.notice.classList.toggle('error', error);
   }
 
   function updateCounter() {
@@ -219,6 +294,6 @@ export function createChatView(els, { me, maxChars }) {
   return {
     setState, showError, showMessage, showPending, confirmPending, removePending, markFailed,
     keepScroll, showOnline, addOnline, removeOnline, showTyping, clearTyping, renderRooms,
-    openRoom, updateCounter,
+    openRoom, showRoomInfo, showNotice, updateCounter,
   };
 }

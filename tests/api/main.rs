@@ -8,6 +8,7 @@ mod helpers;
 
 mod auth;
 mod browser;
+mod browser_workspace;
 mod bus;
 mod chat;
 mod cli;

@@ -245,6 +245,23 @@ impl Browser {
             .await;
     }
 
+    /// Emulates a device screen of this size: Chromium's windows are never narrower than
+    /// about 500 px, so a phone's width needs the DevTools protocol (through chromedriver).
+    pub async fn emulate_screen(&self, width: u32, height: u32) {
+        let v = self
+            .post(
+                "/goog/cdp/execute",
+                json!({"cmd": "Emulation.setDeviceMetricsOverride", "params": {
+                    "width": width, "height": height, "deviceScaleFactor": 1, "mobile": true,
+                }}),
+            )
+            .await;
+        assert!(
+            v["value"].get("error").is_none(),
+            "screen emulation failed: {v}"
+        );
+    }
+
     pub async fn quit(self) {
         call(&self.client, "DELETE", &self.url, None).await;
     }
