@@ -53,6 +53,8 @@ pub struct Hub {
     /// Every open connection, joined to a room or not (for shutdown).
     conns: Mutex<HashMap<ConnId, (Arc<str>, Outbox)>>,
     next_id: AtomicU64,
+    /// Evictions begun on this node (see [`Hub::evictions`]).
+    evictions: AtomicU64,
     metrics: WsMetrics,
     /// The sockets' writer tasks (shutdown waits for their close frames).
     pub sockets: Arc<Live>,
@@ -83,6 +85,7 @@ impl Hub {
             rooms: RwLock::new(HashMap::new()),
             conns: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
+            evictions: AtomicU64::new(0),
             metrics,
             sockets: Arc::new(Live::default()),
         }
@@ -180,6 +183,12 @@ impl Hub {
             rooms.remove(room_name);
         }
         gone.then_some(member.username)
+    }
+
+    /// How many evictions this node has begun: a `join` that sees it change while it
+    /// checks the membership checks again.
+    pub fn evictions(&self) -> u64 {
+        self.evictions.load(Ordering::SeqCst)
     }
 
     pub fn metrics(&self) -> &WsMetrics {
@@ -286,6 +295,9 @@ impl Hub {
     /// Ends every subscription of `user` to the room on this node (they are no longer a
     /// member). Returns the user when they had one, so their departure is announced.
     pub fn evict(&self, room_name: &str, user: &str) -> Option<Arc<str>> {
+        // Counted before the room is looked at: a join that reads the count after its
+        // subscription either sees this eviction or is seen by it.
+        self.evictions.fetch_add(1, Ordering::SeqCst);
         let mut rooms = self.rooms.write().ok()?;
         let room_arc = rooms.get(room_name).cloned()?;
         let mut room = room_arc.lock().ok()?;

@@ -215,15 +215,51 @@ impl Connection {
             ));
             return;
         }
-        match self.store.join(&room, self.user_id, &self.username).await {
-            Ok(Admission::Joined) => {}
+        // A removal from the room delivered between the check and the subscription finds
+        // nothing to evict here; so when any eviction happened on this node meanwhile, the
+        // check is made again (evictions are rare: the chat path never pays for this).
+        let mut evictions = self.hub.evictions();
+        if !self.admit(&room).await {
+            return;
+        }
+        let joined = self
+            .hub
+            .join(room.as_str(), self.id, &self.username, &self.outbox);
+        // Remembered at once: however the connection ends from here, it leaves the room.
+        let was_in = !rooms.insert(room.clone());
+        while self.hub.evictions() != evictions {
+            evictions = self.hub.evictions();
+            if !self.admit(&room).await {
+                rooms.remove(&room);
+                if let Some(user) = self.hub.leave(room.as_str(), self.id)
+                    && was_in
+                {
+                    self.bus.left(room.as_str(), &user);
+                }
+                return;
+            }
+        }
+        if joined.first {
+            self.bus.joined(room.as_str(), &self.username);
+        }
+        let users = match self.bus.online(room.as_str()) {
+            Some(everywhere) => merge_users(joined.users, everywhere).await,
+            None => joined.users,
+        };
+        self.reply(frames::online_users(room.as_str(), &users));
+    }
+
+    /// Whether the user may subscribe to the room; when not, the client is told why.
+    async fn admit(&self, room: &RoomName) -> bool {
+        match self.store.join(room, self.user_id, &self.username).await {
+            Ok(Admission::Joined) => true,
             Ok(Admission::Refused) => {
                 self.reply(frames::error(
                     ErrorCode::Forbidden,
                     "the token names no active account; sign in again",
                     None,
                 ));
-                return;
+                false
             }
             Ok(Admission::NoSuchRoom) => {
                 self.reply(frames::error(
@@ -231,7 +267,7 @@ impl Connection {
                     &format!("no room named {:?}", room.as_str()),
                     None,
                 ));
-                return;
+                false
             }
             Err(e) => {
                 // Not "no such room": the client is to try the join again.
@@ -241,22 +277,9 @@ impl Connection {
                     "rooms cannot be checked right now; join again shortly",
                     None,
                 ));
-                return;
+                false
             }
         }
-        let joined = self
-            .hub
-            .join(room.as_str(), self.id, &self.username, &self.outbox);
-        // Remembered at once: however the connection ends from here, it leaves the room.
-        rooms.insert(room.clone());
-        if joined.first {
-            self.bus.joined(room.as_str(), &self.username);
-        }
-        let users = match self.bus.online(room.as_str()) {
-            Some(everywhere) => merge_users(joined.users, everywhere).await,
-            None => joined.users,
-        };
-        self.reply(frames::online_users(room.as_str(), &users));
     }
 
     /// A change to the room, on its way to be stored, acked and announced.
@@ -305,4 +328,93 @@ pub async fn merge_users(
         local.dedup();
     }
     local
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use prometheus::Registry;
+    use tokio::sync::Notify;
+
+    use super::*;
+    use crate::domain::SaveOutcome;
+    use crate::domain::services::Unavailable;
+    use crate::ws::bus::LocalBus;
+    use crate::ws::metrics::WsMetrics;
+    use crate::ws::transport::outbox::testing::recording_outbox_of;
+
+    /// Admits the first `join` only after the test lets it go, and refuses every later one:
+    /// the user was removed from the room while their first check was on its way.
+    struct RemovedDuringCheck {
+        checks: Cell<u32>,
+        checking: Notify,
+        proceed: Notify,
+    }
+
+    #[async_trait::async_trait(?Send)]
+    impl EventStore for RemovedDuringCheck {
+        async fn save(&self, _: Vec<Draft>) -> Result<Vec<SaveOutcome>, Unavailable> {
+            Err(Unavailable("not in this test".into()))
+        }
+
+        async fn join(&self, _: &RoomName, _: i64, _: &str) -> Result<Admission, Unavailable> {
+            self.checks.set(self.checks.get() + 1);
+            if self.checks.get() > 1 {
+                return Ok(Admission::NoSuchRoom);
+            }
+            self.checking.notify_one();
+            self.proceed.notified().await;
+            Ok(Admission::Joined)
+        }
+    }
+
+    #[actix_web::test]
+    async fn a_removal_while_the_membership_is_checked_leaves_no_subscription() {
+        let hub = Arc::new(Hub::new(WsMetrics::new(&Registry::new()).expect("metrics")));
+        let store = Arc::new(RemovedDuringCheck {
+            checks: Cell::new(0),
+            checking: Notify::new(),
+            proceed: Notify::new(),
+        });
+        let (outbox, sent) = recording_outbox_of(16);
+        let username: Arc<str> = Arc::from("bob");
+        let conn = Connection {
+            id: hub.connect(&username, &outbox),
+            user_id: 2,
+            username,
+            outbox,
+            hub: hub.clone(),
+            bus: Arc::new(LocalBus::new(hub.clone())),
+            store: store.clone(),
+            jobs: SaveLanes::new(1, 1).0,
+            drain: Arc::new(Drain::default()),
+            limits: ConnLimits {
+                max_text_bytes: 1024,
+                frames_per_second: 10,
+                burst: 10,
+                heartbeat: Duration::from_secs(5),
+                client_timeout: Duration::from_secs(10),
+                max_rooms: 4,
+                abuse_limit: 3,
+            },
+        };
+        let room = RoomName::parse("secret").expect("room name");
+        let mut rooms = HashSet::new();
+        let join = conn.join(room, &mut rooms);
+        let remove = async {
+            store.checking.notified().await;
+            // The removal is delivered here while bob's check is on its way: nothing to evict.
+            assert_eq!(hub.evict("secret", "bob"), None);
+            store.proceed.notify_one();
+        };
+        tokio::join!(join, remove);
+
+        assert!(!hub.has_room("secret"), "bob must not stay subscribed");
+        assert!(rooms.is_empty());
+        assert_eq!(store.checks.get(), 2, "checked again after the eviction");
+        let frames = sent();
+        let last = String::from_utf8_lossy(frames.last().expect("an answer"));
+        assert!(last.contains("not_found"), "{last}");
+    }
 }
