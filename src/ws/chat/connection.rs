@@ -332,7 +332,7 @@ pub async fn merge_users(
 
 #[cfg(test)]
 mod tests {
-    use std::cell::Cell;
+    use std::sync::atomic::{AtomicU32, Ordering};
 
     use prometheus::Registry;
     use tokio::sync::Notify;
@@ -347,7 +347,7 @@ mod tests {
     /// Admits the first `join` only after the test lets it go, and refuses every later one:
     /// the user was removed from the room while their first check was on its way.
     struct RemovedDuringCheck {
-        checks: Cell<u32>,
+        checks: AtomicU32,
         checking: Notify,
         proceed: Notify,
     }
@@ -359,8 +359,7 @@ mod tests {
         }
 
         async fn join(&self, _: &RoomName, _: i64, _: &str) -> Result<Admission, Unavailable> {
-            self.checks.set(self.checks.get() + 1);
-            if self.checks.get() > 1 {
+            if self.checks.fetch_add(1, Ordering::SeqCst) > 0 {
                 return Ok(Admission::NoSuchRoom);
             }
             self.checking.notify_one();
@@ -373,7 +372,7 @@ mod tests {
     async fn a_removal_while_the_membership_is_checked_leaves_no_subscription() {
         let hub = Arc::new(Hub::new(WsMetrics::new(&Registry::new()).expect("metrics")));
         let store = Arc::new(RemovedDuringCheck {
-            checks: Cell::new(0),
+            checks: AtomicU32::new(0),
             checking: Notify::new(),
             proceed: Notify::new(),
         });
@@ -412,7 +411,11 @@ mod tests {
 
         assert!(!hub.has_room("secret"), "bob must not stay subscribed");
         assert!(rooms.is_empty());
-        assert_eq!(store.checks.get(), 2, "checked again after the eviction");
+        assert_eq!(
+            store.checks.load(Ordering::SeqCst),
+            2,
+            "checked again after the eviction"
+        );
         let frames = sent();
         let last = String::from_utf8_lossy(frames.last().expect("an answer"));
         assert!(last.contains("not_found"), "{last}");
