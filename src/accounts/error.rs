@@ -21,6 +21,12 @@ pub enum AccountError {
     Deactivated,
     #[error("the session has expired or is not valid; sign in again")]
     InvalidSession,
+    /// The password was right; the account also wants a code from its authenticator app.
+    #[error("enter the code from your authenticator app (or a recovery code)")]
+    TotpRequired,
+    /// The account's own password, asked again before a change, was wrong.
+    #[error("the current password is wrong")]
+    WrongPassword,
     #[error("too many attempts; try again in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     #[error("the authentication service is unavailable")]

@@ -1,8 +1,22 @@
-//! Rate limits on login and registration (governor's GCRA, keyed): attempts per username,
-//! and login + registration requests per client address.
+//! Limits on signing in and registering that slow an attacker down without locking the
+//! owner out.
+//!
+//! - Every login and registration request counts against its client address (governor's
+//!   GCRA: `requests_per_address_per_minute`, as a burst that refills evenly).
+//! - Failed sign-ins count against the address (IPv6 by its /64), the (username, address)
+//!   pair, and the username. Each key fails a few times freely, then waits 1 s, 2 s, 4 s, …
+//!   before its next try. An address or a pair waits up to 15 minutes; the username alone
+//!   at most [`USERNAME_MAX_DELAY`] and only after many failures, so that failures from one
+//!   address never keep the right password from another address out for longer.
+//!
+//! A key's count is forgotten [`FORGET_AFTER`] after its last failure, and a success clears
+//! its pair's and its username's count.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -11,37 +25,131 @@ use super::AccountError;
 
 #[derive(Debug, Clone, Copy)]
 pub struct LimitSettings {
-    /// Login attempts per username per minute (burst of as many).
-    pub logins_per_username_per_minute: u32,
+    /// Failed sign-ins an address, or a (username, address) pair, may make before it waits.
+    pub free_login_failures: u32,
     /// Login and registration requests per client address per minute (burst of as many).
     pub requests_per_address_per_minute: u32,
 }
 
-/// Drop idle keys once a limiter tracks this many, so memory stays bounded.
+/// Failures a username may collect from all addresses together before it waits.
+const USERNAME_FREE_FAILURES: u32 = 20;
+/// The longest a username waits for failures from elsewhere.
+pub const USERNAME_MAX_DELAY: Duration = Duration::from_secs(5);
+/// The longest an address or a pair waits.
+const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
+const FORGET_AFTER: Duration = Duration::from_secs(60 * 60);
+/// Drop idle keys once a map tracks this many, so memory stays bounded.
 const MAX_KEYS: usize = 100_000;
 
+/// The address a limit counts: an IPv6 address by its /64 (one host's usual share), an
+/// IPv4 one (also when mapped into IPv6) as it is.
+pub fn address_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+                IpAddr::V6(prefix.into())
+            }
+        },
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Failures {
+    count: u32,
+    last: Instant,
+    not_before: Instant,
+}
+
+/// Failure counts with a growing delay, per key.
+struct Backoff<K> {
+    free: u32,
+    max_delay: Duration,
+    keys: Mutex<HashMap<K, Failures>>,
+}
+
+impl<K: std::hash::Hash + Eq + Clone> Backoff<K> {
+    fn new(free: u32, max_delay: Duration) -> Self {
+        Self {
+            free,
+            max_delay,
+            keys: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// How long `key` must still wait, if at all.
+    fn wait(&self, key: &K, now: Instant) -> Option<Duration> {
+        let keys = self.keys.lock().ok()?;
+        let entry = keys.get(key)?;
+        (entry.not_before > now).then(|| entry.not_before - now)
+    }
+
+    fn fail(&self, key: K, now: Instant) {
+        let Ok(mut keys) = self.keys.lock() else {
+            return;
+        };
+        if keys.len() >= MAX_KEYS {
+            keys.retain(|_, f| now.duration_since(f.last) < FORGET_AFTER);
+            if keys.len() >= MAX_KEYS {
+                keys.clear();
+            }
+        }
+        let entry = keys.entry(key).or_insert(Failures {
+            count: 0,
+            last: now,
+            not_before: now,
+        });
+        if now.duration_since(entry.last) >= FORGET_AFTER {
+            entry.count = 0;
+        }
+        entry.count += 1;
+        entry.last = now;
+        if entry.count > self.free {
+            let doublings = (entry.count - self.free - 1).min(20);
+            let delay = Duration::from_secs(1u64 << doublings).min(self.max_delay);
+            entry.not_before = now + delay;
+        }
+    }
+
+    fn clear(&self, key: &K) {
+        if let Ok(mut keys) = self.keys.lock() {
+            keys.remove(key);
+        }
+    }
+}
+
 pub struct LoginLimits {
-    per_username: DefaultKeyedRateLimiter<String>,
     per_address: DefaultKeyedRateLimiter<IpAddr>,
     clock: DefaultClock,
+    failed_address: Backoff<IpAddr>,
+    failed_pair: Backoff<(String, Option<IpAddr>)>,
+    failed_username: Backoff<String>,
 }
 
 fn quota(per_minute: u32) -> Quota {
     Quota::per_minute(NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN))
 }
 
+fn username_key(username: &str) -> String {
+    username.chars().take(64).collect::<String>().to_lowercase()
+}
+
 impl LoginLimits {
     pub fn new(settings: LimitSettings) -> Self {
         Self {
-            per_username: RateLimiter::keyed(quota(settings.logins_per_username_per_minute)),
             per_address: RateLimiter::keyed(quota(settings.requests_per_address_per_minute)),
             clock: DefaultClock::default(),
+            failed_address: Backoff::new(settings.free_login_failures, MAX_DELAY),
+            failed_pair: Backoff::new(settings.free_login_failures, MAX_DELAY),
+            failed_username: Backoff::new(USERNAME_FREE_FAILURES, USERNAME_MAX_DELAY),
         }
     }
 
     /// Counts one login or registration request from `address`.
     pub fn check_address(&self, address: Option<IpAddr>) -> Result<(), AccountError> {
-        let Some(address) = address else {
+        let Some(address) = address.map(address_key) else {
             return Ok(());
         };
         if self.per_address.len() > MAX_KEYS {
@@ -49,26 +157,52 @@ impl LoginLimits {
         }
         self.per_address
             .check_key(&address)
-            .map_err(|not_until| self.limited(not_until.wait_time_from(self.clock.now())))
+            .map_err(|not_until| limited(not_until.wait_time_from(self.clock.now())))
     }
 
-    /// Counts one login attempt for `username` (case-insensitively), before the password is
-    /// checked, so a guesser learns nothing once the limit is reached.
-    pub fn check_username(&self, username: &str) -> Result<(), AccountError> {
-        if self.per_username.len() > MAX_KEYS {
-            self.per_username.retain_recent();
+    /// Whether a sign-in as `username` from `address` may be tried now: checked before the
+    /// password is, so a guesser who is waiting learns nothing.
+    pub fn check_login(&self, username: &str, address: Option<IpAddr>) -> Result<(), AccountError> {
+        let now = Instant::now();
+        let address = address.map(address_key);
+        let user = username_key(username);
+        let waits = [
+            address.and_then(|a| self.failed_address.wait(&a, now)),
+            self.failed_pair.wait(&(user.clone(), address), now),
+            self.failed_username.wait(&user, now),
+        ];
+        match waits.into_iter().flatten().max() {
+            Some(wait) => Err(limited(wait)),
+            None => Ok(()),
         }
-        let key: String = username.chars().take(64).collect::<String>().to_lowercase();
-        self.per_username
-            .check_key(&key)
-            .map_err(|not_until| self.limited(not_until.wait_time_from(self.clock.now())))
     }
 
-    fn limited(&self, wait: std::time::Duration) -> AccountError {
-        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        AccountError::RateLimited {
-            retry_after_secs: secs.max(1),
+    /// A sign-in failed (a wrong password or second factor).
+    pub fn failed(&self, username: &str, address: Option<IpAddr>) {
+        let now = Instant::now();
+        let address = address.map(address_key);
+        let user = username_key(username);
+        if let Some(a) = address {
+            self.failed_address.fail(a, now);
         }
+        self.failed_pair.fail((user.clone(), address), now);
+        self.failed_username.fail(user, now);
+    }
+
+    /// A sign-in succeeded: its pair and its username start afresh (the address does not:
+    /// one right password does not excuse a thousand guesses at other names).
+    pub fn succeeded(&self, username: &str, address: Option<IpAddr>) {
+        let user = username_key(username);
+        self.failed_pair
+            .clear(&(user.clone(), address.map(address_key)));
+        self.failed_username.clear(&user);
+    }
+}
+
+fn limited(wait: Duration) -> AccountError {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    AccountError::RateLimited {
+        retry_after_secs: secs.max(1),
     }
 }
 
@@ -76,31 +210,86 @@ impl LoginLimits {
 mod tests {
     use super::*;
 
-    #[test]
-    fn limits_by_username_and_address() {
-        let limits = LoginLimits::new(LimitSettings {
-            logins_per_username_per_minute: 3,
+    fn limits() -> LoginLimits {
+        LoginLimits::new(LimitSettings {
+            free_login_failures: 5,
             requests_per_address_per_minute: 5,
-        });
-        for _ in 0..3 {
-            assert!(limits.check_username("Alice").is_ok());
-        }
-        let Err(AccountError::RateLimited { retry_after_secs }) = limits.check_username("alice")
-        else {
-            panic!("the fourth attempt must be limited");
-        };
-        assert!((1..=20).contains(&retry_after_secs));
-        assert!(limits.check_username("bob").is_ok());
+        })
+    }
 
-        let a: IpAddr = "192.0.2.1".parse().expect("ip");
-        for _ in 0..5 {
-            assert!(limits.check_address(Some(a)).is_ok());
+    fn ip(s: &str) -> Option<IpAddr> {
+        Some(s.parse().expect("ip"))
+    }
+
+    fn retry_after(r: Result<(), AccountError>) -> u64 {
+        match r {
+            Err(AccountError::RateLimited { retry_after_secs }) => retry_after_secs,
+            other => panic!("expected a limit, got {other:?}"),
         }
-        assert!(limits.check_address(Some(a)).is_err());
+    }
+
+    #[test]
+    fn failures_from_one_address_grow_its_delay_and_leave_other_addresses_alone() {
+        let limits = limits();
+        let attacker = ip("192.0.2.1");
+        for _ in 0..5 {
+            assert!(limits.check_login("alice", attacker).is_ok());
+            limits.failed("alice", attacker);
+        }
+        // The sixth failure makes it wait a second, the next ones longer.
+        limits.failed("Alice", attacker);
+        assert_eq!(retry_after(limits.check_login("alice", attacker)), 1);
+        limits.failed("alice", attacker);
+        assert_eq!(retry_after(limits.check_login("alice", attacker)), 2);
+        limits.failed("alice", attacker);
+        assert_eq!(retry_after(limits.check_login("bob", attacker)), 4);
+        // The owner, elsewhere, is not kept out.
+        assert!(limits.check_login("alice", ip("198.51.100.7")).is_ok());
+    }
+
+    #[test]
+    fn a_username_attacked_from_everywhere_waits_at_most_five_seconds() {
+        let limits = limits();
+        for i in 0..60u8 {
+            let from = ip(&format!("203.0.113.{i}"));
+            limits.failed("carol", from);
+        }
+        let wait = retry_after(limits.check_login("carol", ip("198.51.100.7")));
+        assert!(wait <= USERNAME_MAX_DELAY.as_secs(), "{wait}");
+        limits.succeeded("carol", ip("198.51.100.7"));
+        assert!(limits.check_login("carol", ip("198.51.100.7")).is_ok());
+    }
+
+    #[test]
+    fn ipv6_addresses_count_by_their_64() {
+        assert_eq!(
+            address_key("2001:db8:1:2:aaaa::1".parse().expect("ip")),
+            "2001:db8:1:2::".parse::<IpAddr>().expect("ip")
+        );
+        assert_eq!(
+            address_key("::ffff:192.0.2.9".parse().expect("ip")),
+            "192.0.2.9".parse::<IpAddr>().expect("ip")
+        );
+        let limits = limits();
+        for i in 0..8 {
+            limits.failed("dave", ip(&format!("2001:db8:1:2::{i}")));
+        }
         assert!(
             limits
-                .check_address(Some("192.0.2.2".parse().expect("ip")))
-                .is_ok()
+                .check_login("erin", ip("2001:db8:1:2::ffff"))
+                .is_err()
         );
+        assert!(limits.check_login("erin", ip("2001:db8:1:3::1")).is_ok());
+    }
+
+    #[test]
+    fn requests_per_address() {
+        let limits = limits();
+        let a = ip("192.0.2.1");
+        for _ in 0..5 {
+            assert!(limits.check_address(a).is_ok());
+        }
+        assert!(limits.check_address(a).is_err());
+        assert!(limits.check_address(ip("192.0.2.2")).is_ok());
     }
 }

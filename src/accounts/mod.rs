@@ -6,8 +6,10 @@ mod error;
 mod hasher;
 mod limits;
 mod service;
+mod sessions;
+pub mod totp;
 
 pub use error::AccountError;
 pub use hasher::PasswordHasher;
 pub use limits::{LimitSettings, LoginLimits};
-pub use service::{Accounts, Issued, Registered, TokenLifetimes};
+pub use service::{Accounts, Issued, LoginAttempt, Registered, TokenLifetimes};

@@ -4,8 +4,9 @@ use std::sync::Arc;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use serde::{Deserialize, Serialize};
 
-use super::{AccountError, LoginLimits, PasswordHasher};
+use super::{AccountError, LoginLimits, PasswordHasher, totp};
 use crate::domain::{Password, Registration, Role, Username, ValidationError};
+use crate::storage::totp as storage_totp;
 use crate::storage::{Db, StorageError, invites, now_utc, users, write_transaction};
 use crate::tokens::{TokenKind, TokenSigner, TokenVerifier};
 
@@ -44,6 +45,18 @@ impl std::fmt::Debug for Issued {
     }
 }
 
+/// A sign-in: who, with what, from where.
+pub struct LoginAttempt<'a> {
+    pub username: &'a str,
+    pub password: &'a str,
+    /// A TOTP code or a recovery code, for an account with two-factor sign-in.
+    pub totp: Option<&'a str>,
+    pub client: Option<IpAddr>,
+    pub user_agent: &'a str,
+    /// Also issue a session token (the web UI's sign-in form asks for one).
+    pub with_session: bool,
+}
+
 /// Token lifetimes, in seconds.
 #[derive(Debug, Clone, Copy)]
 pub struct TokenLifetimes {
@@ -52,12 +65,12 @@ pub struct TokenLifetimes {
 }
 
 pub struct Accounts {
-    db: Db,
-    hasher: PasswordHasher,
+    pub(super) db: Db,
+    pub(super) hasher: PasswordHasher,
     signer: TokenSigner,
-    verifier: TokenVerifier,
-    limits: LoginLimits,
-    lifetimes: TokenLifetimes,
+    pub(super) verifier: TokenVerifier,
+    pub(super) limits: LoginLimits,
+    pub(super) lifetimes: TokenLifetimes,
     registration: Registration,
 }
 
@@ -194,16 +207,11 @@ impl Accounts {
         }
     }
 
-    #[tracing::instrument(skip(self, password), fields(username = %username))]
-    pub async fn login(
-        &self,
-        username: &str,
-        password: &str,
-        client: Option<IpAddr>,
-        with_session: bool,
-    ) -> Result<Issued, AccountError> {
+    #[tracing::instrument(skip_all, fields(username = %attempt.username))]
+    pub async fn login(&self, attempt: &LoginAttempt<'_>) -> Result<Issued, AccountError> {
+        let (username, client) = (attempt.username, attempt.client);
         self.limits.check_address(client)?;
-        self.limits.check_username(username)?;
+        self.limits.check_login(username, client)?;
         // A name that cannot exist gets the same answer, after the same work, as a wrong one.
         let user = match Username::parse(username) {
             Ok(name) => {
@@ -215,8 +223,13 @@ impl Accounts {
             Err(_) => None,
         };
         let hash = user.as_ref().map(|u| u.password_hash.clone());
-        if !self.hasher.verify(password.to_owned(), hash).await? {
+        if !self
+            .hasher
+            .verify(attempt.password.to_owned(), hash)
+            .await?
+        {
             tracing::info!("failed login");
+            self.limits.failed(username, client);
             return Err(AccountError::InvalidCredentials);
         }
         let user = user.ok_or(AccountError::InvalidCredentials)?;
@@ -224,12 +237,25 @@ impl Accounts {
             // Told only to someone who knows the password.
             return Err(AccountError::Deactivated);
         }
-        let mut issued = self.access(user.id, &user.username)?;
-        if with_session {
-            let session = self.signer.issue(
+        if user.totp_enabled {
+            let Some(code) = attempt.totp.map(str::trim).filter(|c| !c.is_empty()) else {
+                return Err(AccountError::TotpRequired);
+            };
+            if !self.second_factor(&user, code).await? {
+                tracing::info!("failed second factor");
+                self.limits.failed(username, client);
+                return Err(AccountError::InvalidCredentials);
+            }
+        }
+        self.limits.succeeded(username, client);
+        let sid = self.open_session(user.id, attempt).await?;
+        let mut issued = self.access(user.id, &user.username, &sid)?;
+        if attempt.with_session {
+            let session = self.signer.issue_in(
                 TokenKind::Session,
                 user.id,
                 &user.username,
+                Some(&sid),
                 self.lifetimes.session_secs,
             )?;
             issued.session_token = Some(session);
@@ -238,28 +264,47 @@ impl Accounts {
         Ok(issued)
     }
 
-    /// A fresh access token for the holder of a valid session token.
+    /// A TOTP code (each accepted once) or one of the account's unused recovery codes.
+    async fn second_factor(&self, user: &users::User, typed: &str) -> Result<bool, AccountError> {
+        let id = user.id;
+        if totp::looks_like_code(typed) {
+            let Some(secret) = user.totp_secret.as_deref() else {
+                return Ok(false);
+            };
+            let Some(step) = totp::matching_step(secret, typed, unix_now())? else {
+                return Ok(false);
+            };
+            return Ok(self
+                .db
+                .run(move |conn| storage_totp::accept_step(conn, id, step))
+                .await?);
+        }
+        let digest = totp::recovery_digest(typed);
+        Ok(self
+            .db
+            .run(move |conn| storage_totp::use_recovery_code(conn, id, &digest, now_utc()))
+            .await?)
+    }
+
+    /// A fresh access token for the holder of a valid session token whose session is open.
     pub async fn refresh(&self, session_token: &str) -> Result<Issued, AccountError> {
         let claims = self
             .verifier
             .verify(session_token, TokenKind::Session)
             .map_err(|_| AccountError::InvalidSession)?;
         let id = claims.user_id().map_err(|_| AccountError::InvalidSession)?;
-        // The account must still exist.
-        let user = self
-            .db
-            .run(move |conn| users::find_by_id(conn, id))
-            .await?
-            .filter(|u| u.active)
-            .ok_or(AccountError::InvalidSession)?;
-        self.access(user.id, &user.username)
+        // Tokens from before sessions were kept on the server cannot be ended: not honoured.
+        let sid = claims.sid.ok_or(AccountError::InvalidSession)?;
+        let user = self.holder(id, Some(sid.clone())).await?;
+        self.access(user.id, &user.username, &sid)
     }
 
-    fn access(&self, user_id: i64, username: &str) -> Result<Issued, AccountError> {
-        let token = self.signer.issue(
+    fn access(&self, user_id: i64, username: &str, sid: &str) -> Result<Issued, AccountError> {
+        let token = self.signer.issue_in(
             TokenKind::Access,
             user_id,
             username,
+            Some(sid),
             self.lifetimes.access_secs,
         )?;
         Ok(Issued {
@@ -270,6 +315,12 @@ impl Accounts {
             session_expires_in: None,
         })
     }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// Why a registration's transaction was rolled back.

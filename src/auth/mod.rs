@@ -20,6 +20,9 @@ pub fn configure(accounts: Arc<Accounts>) -> impl FnOnce(&mut web::ServiceConfig
                 .route("/register", web::post().to(routes::register))
                 .route("/login", web::post().to(routes::login))
                 .route("/token", web::post().to(routes::token))
+                .route("/password", web::post().to(routes::change_password))
+                .route("/password/check", web::post().to(routes::check_password))
+                .route("/reset", web::post().to(routes::reset_password))
                 .route("/jwks.json", web::get().to(routes::jwks)),
         );
     }

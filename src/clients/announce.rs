@@ -66,6 +66,14 @@ impl Announcer for HttpAnnouncer {
         self.post("/ws/internal/accounts/close", json!({"username": username}))
             .await
     }
+
+    async fn close_sessions(&self, sessions: &[String]) -> Result<(), Unavailable> {
+        if sessions.is_empty() {
+            return Ok(());
+        }
+        self.post("/ws/internal/sessions/close", json!({"sessions": sessions}))
+            .await
+    }
 }
 
 /// Neither inside `all` nor given `front.ws_url`: what `front` changes is stored, and
@@ -81,6 +89,12 @@ impl Announcer for NoAnnouncer {
     }
 
     async fn close_account(&self, _username: &str) -> Result<(), Unavailable> {
+        Err(Unavailable(
+            "no ws node to close sockets through: set front.ws_url".into(),
+        ))
+    }
+
+    async fn close_sessions(&self, _sessions: &[String]) -> Result<(), Unavailable> {
         Err(Unavailable(
             "no ws node to close sockets through: set front.ws_url".into(),
         ))

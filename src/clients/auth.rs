@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use crate::accounts::{AccountError, Issued, Registered};
+use crate::accounts::{AccountError, Issued, LoginAttempt, Registered};
 use crate::domain::ValidationError;
 use crate::domain::services::{AuthApi, Connector};
 
@@ -79,6 +79,12 @@ impl HttpAuth {
     }
 }
 
+/// `auth`'s answer to a change that ended sessions.
+#[derive(serde::Deserialize)]
+struct Ended {
+    ended: Vec<String>,
+}
+
 /// Turns `auth`'s error body back into the error it stood for.
 fn error_from(status: u16, body: &[u8], retry_after_secs: u64) -> AccountError {
     let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
@@ -96,6 +102,8 @@ fn error_from(status: u16, body: &[u8], retry_after_secs: u64) -> AccountError {
         "invite_required" => AccountError::InviteRequired,
         "registration_closed" => AccountError::RegistrationClosed,
         "account_deactivated" => AccountError::Deactivated,
+        "totp_required" => AccountError::TotpRequired,
+        "wrong_password" => AccountError::WrongPassword,
         "invalid_field" => {
             let field = match v["error"]["field"].as_str() {
                 Some("username") => "username",
@@ -115,14 +123,10 @@ fn error_from(status: u16, body: &[u8], retry_after_secs: u64) -> AccountError {
 
 #[async_trait(?Send)]
 impl AuthApi for HttpAuth {
-    async fn login(
-        &self,
-        u: &str,
-        p: &str,
-        client: Option<IpAddr>,
-    ) -> Result<Issued, AccountError> {
-        let body = json!({"username": u, "password": p, "session": true});
-        self.post("/auth/api/login", body, client, None).await
+    async fn login(&self, a: &LoginAttempt<'_>) -> Result<Issued, AccountError> {
+        let body = json!({"username": a.username, "password": a.password, "totp": a.totp,
+            "user_agent": a.user_agent, "session": a.with_session});
+        self.post("/auth/api/login", body, a.client, None).await
     }
 
     async fn register(
@@ -140,6 +144,38 @@ impl AuthApi for HttpAuth {
     async fn refresh(&self, session_token: &str) -> Result<Issued, AccountError> {
         self.post("/auth/api/token", json!({}), None, Some(session_token))
             .await
+    }
+
+    async fn change_password(
+        &self,
+        token: &str,
+        current: &str,
+        new: &str,
+    ) -> Result<Vec<String>, AccountError> {
+        let body = json!({"current": current, "new": new});
+        let ended: Ended = self
+            .post("/auth/api/password", body, None, Some(token))
+            .await?;
+        Ok(ended.ended)
+    }
+
+    async fn check_password(&self, token: &str, password: &str) -> Result<(), AccountError> {
+        let body = json!({"password": password});
+        let _: serde_json::Value = self
+            .post("/auth/api/password/check", body, None, Some(token))
+            .await?;
+        Ok(())
+    }
+
+    async fn reset_password(
+        &self,
+        link_token: &str,
+        new: &str,
+        client: Option<IpAddr>,
+    ) -> Result<Vec<String>, AccountError> {
+        let body = json!({"token": link_token, "new": new});
+        let ended: Ended = self.post("/auth/api/reset", body, client, None).await?;
+        Ok(ended.ended)
     }
 }
 

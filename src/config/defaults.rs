@@ -59,9 +59,9 @@ impl Default for AuthSettings {
             bind: "127.0.0.1:5001".into(),
             signing_key_file: None,
             bcrypt_cost: 12,
-            access_token_ttl_secs: 900,
+            access_token_ttl_secs: 300,
             session_ttl_secs: 7 * 24 * 3600,
-            logins_per_username_per_minute: 10,
+            free_login_failures: 5,
             requests_per_address_per_minute: 120,
             registration: crate::domain::Registration::Invite,
         }

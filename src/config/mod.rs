@@ -75,8 +75,9 @@ pub struct AuthSettings {
     pub access_token_ttl_secs: u64,
     /// Lifetime of the web UI's session (the HttpOnly cookie).
     pub session_ttl_secs: u64,
-    /// Login attempts allowed per username per minute.
-    pub logins_per_username_per_minute: u32,
+    /// Failed sign-ins an address, or a (username, address) pair, may make before each
+    /// further try waits (1 s, 2 s, 4 s, … up to 15 minutes).
+    pub free_login_failures: u32,
     /// Login and registration requests allowed per client address per minute.
     pub requests_per_address_per_minute: u32,
     /// Who may register after the first account (the administrator): `invite` (the join

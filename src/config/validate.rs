@@ -42,12 +42,6 @@ impl Settings {
                 "must be at least auth.access_token_ttl_secs",
             ));
         }
-        if self.auth.logins_per_username_per_minute == 0 {
-            return Err(invalid(
-                "auth.logins_per_username_per_minute",
-                "must be at least 1",
-            ));
-        }
         if self.auth.requests_per_address_per_minute == 0 {
             return Err(invalid(
                 "auth.requests_per_address_per_minute",

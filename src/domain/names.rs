@@ -35,16 +35,28 @@ impl Username {
     }
 }
 
-/// A password as typed: 8–128 characters. Never displayed.
+/// A password as typed: at least 8 characters and at most [`Password::MAX_BYTES`] bytes of
+/// UTF-8 (bcrypt reads no further: a longer one would be cut silently). Never displayed.
 pub struct Password(String);
 
 impl Password {
+    pub const MAX_BYTES: usize = 72;
+
     pub fn parse(raw: &str) -> Result<Self, ValidationError> {
-        let len = raw.chars().count();
-        if !(8..=128).contains(&len) {
+        if raw.chars().count() < 8 {
             return Err(ValidationError::new(
                 "password",
-                "must be 8 to 128 characters long",
+                "must be at least 8 characters long",
+            ));
+        }
+        if raw.len() > Self::MAX_BYTES {
+            return Err(ValidationError::new(
+                "password",
+                format!(
+                    "must be at most {} bytes long (bcrypt reads no further); this one has {}",
+                    Self::MAX_BYTES,
+                    raw.len()
+                ),
             ));
         }
         Ok(Self(raw.to_owned()))

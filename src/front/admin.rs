@@ -11,7 +11,13 @@ use super::policy::Admin;
 use crate::domain::services::Announcer;
 use crate::domain::{Role, RoomName, Username, ValidationError};
 use crate::http::ApiError;
-use crate::storage::{StorageError, audit, invites, now_utc, rooms, users, write_transaction};
+use crate::storage::{
+    StorageError, audit, invites, now_utc, resets, rooms, sessions, users, write_transaction,
+};
+use crate::tokens::opaque;
+
+/// How long a password reset link stays good.
+const RESET_LINK_MINUTES: i64 = 60;
 
 /// How long a one-person invite stays good.
 const INVITE_DAYS: i64 = 7;
@@ -19,6 +25,10 @@ const INVITE_DAYS: i64 = 7;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/admin/users", web::get().to(list_users))
         .route("/admin/users/{username}", web::post().to(update_user))
+        .route(
+            "/admin/users/{username}/reset_link",
+            web::post().to(reset_link),
+        )
         .route("/admin/join_code", web::get().to(join_code))
         .route("/admin/join_code", web::post().to(rotate_join_code))
         .route("/admin/invites", web::post().to(invite))
@@ -80,6 +90,9 @@ async fn update_user(
                 }
                 if let Some(active) = active {
                     users::set_active(conn, id, active)?;
+                    if !active {
+                        sessions::end_all(conn, id, None, now_utc())?;
+                    }
                     let action = if active { "reactivate" } else { "deactivate" };
                     audit::record(conn, Some(actor), action, &target_name, "")?;
                 }
@@ -96,6 +109,52 @@ async fn update_user(
         }
     }
     Ok(HttpResponse::Ok().json(user_json(&updated)))
+}
+
+/// `POST /api/admin/users/{username}/reset_link`: a one-use link (valid an hour) with which
+/// the user sets a new password → `{"url", "expires_at"}`. Only the token's digest is
+/// kept, so the link is shown this once.
+async fn reset_link(
+    Admin(admin): Admin,
+    chat: web::Data<ChatService>,
+    username: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let name = Username::parse(&username)?;
+    let token = opaque::random_token(32).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let digest = opaque::digest(&token);
+    let key = name.as_str().to_owned();
+    let expires_at = now_utc() + chrono::Duration::minutes(RESET_LINK_MINUTES);
+    let made = chat
+        .db()
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                let Some(user) = users::find_by_username(conn, &key)? else {
+                    return Ok::<_, StorageError>(false);
+                };
+                resets::insert(
+                    conn,
+                    &resets::NewReset {
+                        token_hash: &digest,
+                        user_id: user.id,
+                        created_by: Some(admin.id),
+                        created_at: now_utc(),
+                        expires_at,
+                    },
+                )?;
+                audit::record(conn, Some(admin.id), "reset_link", &user.username, "")?;
+                Ok(true)
+            })
+        })
+        .await?;
+    if !made {
+        return Err(ApiError::NotFound(format!(
+            "no user named {:?}",
+            name.as_str()
+        )));
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(json!({"url": format!("/auth/reset/{token}"), "expires_at": expires_at.and_utc()})))
 }
 
 fn code_json(code: &str) -> serde_json::Value {

@@ -21,6 +21,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/token", web::post().to(token))
             .configure(super::rooms::configure)
             .configure(super::admin::configure)
+            .configure(super::account::configure)
             .route("/chat/chat_history", web::get().to(history))
             .route("/chat/events", web::get().to(events))
             .route("/presence", web::get().to(presence))
@@ -32,7 +33,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// `GET /api/me`: who the credentials belong to.
 async fn me(user: Member) -> HttpResponse {
     HttpResponse::Ok().json(json!({"id": user.id, "username": user.username,
-        "display_name": user.display_name, "role": user.role}))
+        "display_name": user.display_name, "role": user.role, "totp": user.totp}))
 }
 
 /// `POST /api/token` (session cookie): a short-lived access token for the page's WebSocket.

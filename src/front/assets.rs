@@ -13,6 +13,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../static/css/app.css"),
     ),
     (
+        "js/account.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/js/account.js"),
+    ),
+    (
         "js/admin.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../static/js/admin.js"),
@@ -53,9 +58,24 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../static/js/outbox.js"),
     ),
     (
+        "js/passwords.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/js/passwords.js"),
+    ),
+    (
         "js/room_log.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../static/js/room_log.js"),
+    ),
+    (
+        "js/sessions.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/js/sessions.js"),
+    ),
+    (
+        "js/two_factor.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/js/two_factor.js"),
     ),
     (
         "js/workspace.js",

@@ -1,6 +1,7 @@
 //! The `front` role: pages, static files, the REST API under `/api` and the internal API
 //! `ws` persists through.
 
+mod account;
 mod admin;
 mod api;
 mod assets;
@@ -78,7 +79,14 @@ fn csrf() -> CsrfMiddleware<StdRng> {
         .secure(false);
     // Only pages that render a form get a fresh token: actix-csrf's Set-Cookie would
     // replace the session cookie a successful POST sets.
-    for path in ["/auth/login", "/auth/register", "/home", "/admin"] {
+    for path in [
+        "/auth/login",
+        "/auth/register",
+        "/auth/reset/{token}",
+        "/home",
+        "/admin",
+        "/account",
+    ] {
         csrf = csrf.set_cookie(Method::GET, path);
     }
     csrf
@@ -117,6 +125,12 @@ pub fn configure(state: FrontState) -> impl FnOnce(&mut web::ServiceConfig) {
                     .route(web::get().to(pages::register_page))
                     .route(web::post().to(pages::register_submit)),
             )
+            .service(
+                web::resource("/auth/reset/{token}")
+                    .wrap(csrf.clone())
+                    .route(web::get().to(pages::reset_page))
+                    .route(web::post().to(pages::reset_submit)),
+            )
             .route("/auth/logout", web::post().to(pages::logout))
             .route("/auth/expired", web::get().to(pages::expired))
             .route("/join/{code}", web::get().to(pages::join))
@@ -127,8 +141,13 @@ pub fn configure(state: FrontState) -> impl FnOnce(&mut web::ServiceConfig) {
             )
             .service(
                 web::resource("/admin")
-                    .wrap(csrf)
+                    .wrap(csrf.clone())
                     .route(web::get().to(pages::admin)),
+            )
+            .service(
+                web::resource("/account")
+                    .wrap(csrf)
+                    .route(web::get().to(pages::account)),
             )
             .route("/static/{path:.*}", web::get().to(assets::serve))
             .configure(api::configure);

@@ -1,4 +1,5 @@
-//! The server-rendered pages: sign-in, registration, sign-out, home, admin.
+//! The server-rendered pages: sign-in (with its two-factor step), registration, sign-out,
+//! a password reset link, home, admin, the account page.
 
 use std::collections::HashMap;
 
@@ -10,13 +11,14 @@ use tera::{Context, Tera};
 
 use super::chat::ChatService;
 use super::policy::Member;
-use super::session::{authenticate, cleared_session_cookie, session_cookie};
+use super::session::{CurrentUser, authenticate, cleared_session_cookie, session_cookie};
 use super::templates::render;
-use crate::accounts::AccountError;
-use crate::domain::services::AuthApi;
+use crate::accounts::{AccountError, LoginAttempt};
+use crate::domain::services::{Announcer, AuthApi};
 use crate::http::ApiError;
 use crate::http::client_ip::client_ip;
-use crate::storage::users;
+use crate::storage::{now_utc, resets, sessions, users};
+use crate::tokens::opaque;
 
 /// Shared by every page's template.
 #[derive(Clone)]
@@ -75,27 +77,18 @@ pub struct LoginForm {
     username: String,
     #[serde(default)]
     password: String,
+    /// The two-factor step: a code from the app, or a recovery code.
+    #[serde(default)]
+    totp: Option<String>,
     #[serde(default)]
     csrf_token: String,
 }
 
-/// A sign-in or registration form; a signed-in visitor goes home instead.
-fn form_page(
-    req: &HttpRequest,
-    tera: &Tera,
-    info: &PageInfo,
-    csrf: &CsrfToken,
-    template: &str,
-) -> HttpResponse {
-    if authenticate(req).is_ok() {
-        return redirect("/home");
-    }
-    render(
-        tera,
-        HttpResponse::Ok(),
-        template,
-        &context(info, Some(csrf)),
-    )
+/// `?reset=1`: the sign-in page after a password reset says so.
+#[derive(Deserialize, Default)]
+struct LoginQuery {
+    #[serde(default)]
+    reset: Option<String>,
 }
 
 pub async fn login_page(
@@ -104,8 +97,19 @@ pub async fn login_page(
     info: web::Data<PageInfo>,
     csrf: CsrfToken,
 ) -> HttpResponse {
-    form_page(&req, &tera, &info, &csrf, "login.html")
+    if authenticate(&req).is_ok() {
+        return redirect("/home");
+    }
+    // A query that does not parse is no reason to refuse the form.
+    let query = web::Query::<LoginQuery>::from_query(req.query_string())
+        .map(web::Query::into_inner)
+        .unwrap_or_default();
+    let mut ctx = context(&info, Some(&csrf));
+    ctx.insert("reset", &(query.reset.as_deref() == Some("1")));
+    render(&tera, HttpResponse::Ok(), "login.html", &ctx)
 }
+
+const TOTP_MESSAGE: &str = "Enter the code from your authenticator app (or a recovery code).";
 
 pub async fn login_submit(
     req: HttpRequest,
@@ -129,11 +133,32 @@ pub async fn login_submit(
     }
     // Checked: the same token serves the form again if it must be shown again.
     ctx.insert("csrf_token", &form.csrf_token);
-    match auth
-        .login(&form.username, &form.password, client_ip(&req))
-        .await
-    {
+    // The form of the two-factor step sends the field, filled or not: it stays on the page.
+    let code = form.totp.as_deref().map(str::trim);
+    ctx.insert("totp", &code.is_some());
+    let attempt = LoginAttempt {
+        username: &form.username,
+        password: &form.password,
+        totp: code.filter(|c| !c.is_empty()),
+        client: client_ip(&req),
+        user_agent: user_agent(&req),
+        with_session: true,
+    };
+    match auth.login(&attempt).await {
         Ok(issued) => signed_in(&req, issued),
+        // The password was right; the account also wants a code. The password is not put
+        // back into the page: the next form asks for it with the code.
+        Err(AccountError::TotpRequired) => {
+            ctx.insert("totp", &true);
+            form_error(
+                &tera,
+                StatusCode::UNAUTHORIZED,
+                "login.html",
+                ctx,
+                None,
+                TOTP_MESSAGE,
+            )
+        }
         Err(e) => account_error(&tera, "login.html", ctx, e),
     }
 }
@@ -221,9 +246,117 @@ pub async fn register_submit(
     {
         return account_error(&tera, "register.html", ctx, e);
     }
-    match auth.login(&form.username, &form.password, ip).await {
+    let attempt = LoginAttempt {
+        username: &form.username,
+        password: &form.password,
+        totp: None,
+        client: ip,
+        user_agent: user_agent(&req),
+        with_session: true,
+    };
+    match auth.login(&attempt).await {
         Ok(issued) => signed_in(&req, issued),
         Err(e) => account_error(&tera, "register.html", ctx, e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ResetForm {
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    password_confirm: String,
+    #[serde(default)]
+    csrf_token: String,
+}
+
+const RESET_GONE: &str = "This link is no longer valid. Ask an administrator for a new one.";
+
+/// `GET /auth/reset/<token>`: the form for a new password, or (410) that the link is used,
+/// expired or unknown. The token stays in the address only (the form posts back to it): it
+/// is never written into the page.
+pub async fn reset_page(
+    token: web::Path<String>,
+    tera: web::Data<Tera>,
+    info: web::Data<PageInfo>,
+    csrf: CsrfToken,
+    chat: web::Data<ChatService>,
+) -> HttpResponse {
+    let ctx = context(&info, Some(&csrf));
+    let digest = opaque::digest(&token);
+    match chat
+        .db()
+        .run(move |conn| resets::is_usable(conn, &digest, now_utc()))
+        .await
+    {
+        Ok(false) => reset_gone(&tera, ctx),
+        Ok(true) => render(&tera, HttpResponse::Ok(), "reset.html", &ctx),
+        // The form is shown; posting it tells whether the link works.
+        Err(e) => {
+            tracing::warn!(error = %e, "could not check a password reset link");
+            render(&tera, HttpResponse::Ok(), "reset.html", &ctx)
+        }
+    }
+}
+
+fn reset_gone(tera: &Tera, mut ctx: Context) -> HttpResponse {
+    ctx.insert("invalid", &true);
+    form_error(tera, StatusCode::GONE, "reset.html", ctx, None, RESET_GONE)
+}
+
+/// `POST /auth/reset/<token>`: sets the password, ends every session of the account (their
+/// sockets close) and leads to the sign-in form, which says what happened. A used, expired
+/// or unknown link: 410 with the form gone.
+#[allow(clippy::too_many_arguments)]
+pub async fn reset_submit(
+    req: HttpRequest,
+    token: web::Path<String>,
+    tera: web::Data<Tera>,
+    info: web::Data<PageInfo>,
+    auth: web::Data<dyn AuthApi>,
+    announcer: web::Data<dyn Announcer>,
+    cookie: Result<CsrfCookie, actix_csrf::CsrfError>,
+    form: web::Form<ResetForm>,
+) -> HttpResponse {
+    let mut ctx = context(&info, None);
+    if !csrf_ok(&cookie, &form.csrf_token) {
+        return form_error(
+            &tera,
+            StatusCode::FORBIDDEN,
+            "reset.html",
+            ctx,
+            None,
+            CSRF_MESSAGE,
+        );
+    }
+    ctx.insert("csrf_token", &form.csrf_token);
+    if form.password != form.password_confirm {
+        return form_error(
+            &tera,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "reset.html",
+            ctx,
+            Some("password_confirm"),
+            "the two passwords differ",
+        );
+    }
+    match auth
+        .reset_password(&token, &form.password, client_ip(&req))
+        .await
+    {
+        Ok(ended) => {
+            if let Err(e) = announcer.close_sessions(&ended).await {
+                // The sessions are ended: their sockets would close at the next token fetch.
+                tracing::warn!(error = %e, sessions = ended.len(), "could not announce the sessions a password reset ended");
+            }
+            // Whoever was signed in in this browser is not any more: the sign-in form.
+            HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, "/auth/login?reset=1"))
+                .cookie(cleared_session_cookie(&req))
+                .finish()
+        }
+        Err(AccountError::InvalidSession) => reset_gone(&tera, ctx),
+        Err(e) => account_error(&tera, "reset.html", ctx, e),
     }
 }
 
@@ -237,11 +370,34 @@ pub async fn logout(
     req: HttpRequest,
     cookie: Result<CsrfCookie, actix_csrf::CsrfError>,
     form: web::Form<LogoutForm>,
+    chat: web::Data<ChatService>,
+    announcer: web::Data<dyn Announcer>,
 ) -> HttpResponse {
     if !csrf_ok(&cookie, &form.csrf_token) {
         return HttpResponse::Forbidden()
             .content_type("text/plain; charset=utf-8")
             .body(CSRF_MESSAGE);
+    }
+    // The session ends on the server (its token mints nothing more) and its sockets close.
+    if let Ok(CurrentUser {
+        id,
+        session: Some(sid),
+        ..
+    }) = authenticate(&req)
+    {
+        let key = sid.clone();
+        match chat
+            .db()
+            .run(move |conn| sessions::end(conn, id, &key, now_utc()))
+            .await
+        {
+            Ok(_) => {
+                if let Err(e) = announcer.close_sessions(&[sid]).await {
+                    tracing::warn!(error = %e, "a signed-out session's sockets could not be closed");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "a session could not be ended at sign-out"),
+        }
     }
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/auth/login"))
@@ -313,6 +469,39 @@ pub async fn admin(
     render(&tera, HttpResponse::Ok(), "admin.html", &ctx)
 }
 
+/// `GET /account`: the account page (a shell its script fills from `/api/sessions` and
+/// `/api/me`): sessions, password, two-factor sign-in, closing the account. Signed-out
+/// visitors go to the sign-in page; an account that can no longer be used, to
+/// [`EXPIRED`].
+pub async fn account(
+    req: HttpRequest,
+    tera: web::Data<Tera>,
+    info: web::Data<PageInfo>,
+    csrf: CsrfToken,
+    member: Result<Member, ApiError>,
+) -> HttpResponse {
+    if authenticate(&req).is_err() {
+        return redirect("/auth/login");
+    }
+    let member = match member {
+        Ok(member) => member,
+        Err(ApiError::Unauthorized(_)) => return redirect(EXPIRED),
+        Err(e) => {
+            tracing::warn!(error = %e, "the account page could not check the account");
+            return error_page(
+                &tera,
+                &info,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Not available right now",
+                "This page cannot be shown right now. Please try again shortly.",
+            );
+        }
+    };
+    let mut ctx = context(&info, Some(&csrf));
+    ctx.insert("username", &member.username);
+    render(&tera, HttpResponse::Ok(), "account.html", &ctx)
+}
+
 /// Where a page sends a session whose account can no longer be used. The pages that render
 /// forms cannot clear the cookie themselves: the CSRF middleware's Set-Cookie replaces theirs.
 const EXPIRED: &str = "/auth/expired";
@@ -340,6 +529,14 @@ fn error_page(
 }
 
 const CSRF_MESSAGE: &str = "This form has expired. Please reload the page and try again.";
+
+/// The browser's `User-Agent`, kept with the session it opens (the account page lists them).
+fn user_agent(req: &HttpRequest) -> &str {
+    req.headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+}
 
 /// The double-submit check: the form's token must equal the cookie's.
 fn csrf_ok(cookie: &Result<CsrfCookie, actix_csrf::CsrfError>, submitted: &str) -> bool {

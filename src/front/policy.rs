@@ -12,7 +12,7 @@ use super::chat::{ChatService, RoomMeta};
 use super::session::authenticate;
 use crate::domain::Role;
 use crate::http::ApiError;
-use crate::storage::users;
+use crate::storage::{StorageError, now_utc, sessions, users};
 
 /// The signed-in user, active, with their role as the database has it now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +21,9 @@ pub struct Member {
     pub username: String,
     pub role: Role,
     pub display_name: Option<String>,
+    /// The server-side session of the credential (open, or the request was refused).
+    pub session: Option<String>,
+    pub totp: bool,
 }
 
 impl Member {
@@ -40,10 +43,24 @@ async fn load(req: HttpRequest) -> Result<Member, ApiError> {
         .ok_or_else(|| ApiError::Internal("no chat service configured".into()))?
         .clone();
     let id = user.id;
-    let found = chat
+    let sid = user.session.clone();
+    let (found, open) = chat
         .db()
-        .run(move |conn| users::find_by_id(conn, id))
+        .run(move |conn| {
+            let found = users::find_by_id(conn, id)?;
+            // A credential from an ended session is refused, whatever its own expiry says.
+            let open = match &sid {
+                Some(sid) => sessions::is_open(conn, sid, id, now_utc())?,
+                None => true,
+            };
+            Ok::<_, StorageError>((found, open))
+        })
         .await?;
+    if !open {
+        return Err(ApiError::Unauthorized(
+            "this session has ended; sign in again".into(),
+        ));
+    }
     // A token can outlive its account, or name an id someone new has now.
     match found {
         Some(account) if account.active && account.username == user.username => Ok(Member {
@@ -51,6 +68,8 @@ async fn load(req: HttpRequest) -> Result<Member, ApiError> {
             role: account.role(),
             username: account.username,
             display_name: account.display_name,
+            session: user.session,
+            totp: account.totp_enabled,
         }),
         Some(account) if !account.active => {
             Err(ApiError::Unauthorized("this account is deactivated".into()))

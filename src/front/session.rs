@@ -16,6 +16,8 @@ pub const SESSION_COOKIE: &str = "chatapp_session";
 pub struct CurrentUser {
     pub id: i64,
     pub username: String,
+    /// The server-side session the credential belongs to.
+    pub session: Option<String>,
 }
 
 impl FromRequest for CurrentUser {
@@ -66,7 +68,21 @@ fn user_from(
             .user_id()
             .map_err(|e| ApiError::Unauthorized(e.to_string()))?,
         username: claims.username,
+        session: claims.sid,
     })
+}
+
+/// The credential the request came with (the access token, or the session cookie's
+/// token), for `auth` to check who holds it.
+pub fn credential(req: &HttpRequest) -> Option<String> {
+    if let Some(value) = req.headers().get(header::AUTHORIZATION) {
+        return value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(|t| t.trim().to_owned());
+    }
+    req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned())
 }
 
 /// True when the request has no `Origin`, or one naming the host it was sent to.

@@ -14,6 +14,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("home.html", include_str!("../../templates/home.html")),
     ("admin.html", include_str!("../../templates/admin.html")),
+    ("account.html", include_str!("../../templates/account.html")),
+    ("reset.html", include_str!("../../templates/reset.html")),
     ("error.html", include_str!("../../templates/error.html")),
 ];
 

@@ -19,6 +19,9 @@ pub enum ApiError {
     /// 401 `invalid_credentials`: the same for an unknown user and a wrong password.
     #[error("{0}")]
     Credentials(String),
+    /// 401 with a code of its own (`totp_required`).
+    #[error("{message}")]
+    Challenge { code: &'static str, message: String },
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
@@ -50,7 +53,9 @@ impl ApiError {
             ApiError::Credentials(_) => "invalid_credentials",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
-            ApiError::Conflict { code, .. } | ApiError::Denied { code, .. } => code,
+            ApiError::Conflict { code, .. }
+            | ApiError::Denied { code, .. }
+            | ApiError::Challenge { code, .. } => code,
             ApiError::PayloadTooLarge(_) => "too_large",
             ApiError::Invalid(_) => "invalid_field",
             ApiError::RateLimited { .. } => "rate_limited",
@@ -83,7 +88,9 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized(_) | ApiError::Credentials(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized(_) | ApiError::Credentials(_) | ApiError::Challenge { .. } => {
+                StatusCode::UNAUTHORIZED
+            }
             ApiError::Forbidden(_) | ApiError::Denied { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
@@ -137,6 +144,14 @@ impl From<AccountError> for ApiError {
                 message: e.to_string(),
             },
             AccountError::InvalidSession => ApiError::Unauthorized(e.to_string()),
+            AccountError::TotpRequired => ApiError::Challenge {
+                code: "totp_required",
+                message: e.to_string(),
+            },
+            AccountError::WrongPassword => ApiError::Denied {
+                code: "wrong_password",
+                message: e.to_string(),
+            },
             AccountError::RateLimited { retry_after_secs } => {
                 ApiError::RateLimited { retry_after_secs }
             }

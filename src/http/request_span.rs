@@ -1,5 +1,6 @@
 //! Request logging with tracing-actix-web, recording the path but never the query string
-//! (a WebSocket URL carries the access token there).
+//! (a WebSocket URL carries the access token there), nor the token of a password reset
+//! link (`/auth/reset/<token>`).
 
 use actix_web::Error;
 use actix_web::body::MessageBody;
@@ -14,7 +15,7 @@ impl RootSpanBuilder for PathOnlySpan {
         tracing::info_span!(
             "http",
             method = %request.method(),
-            path = %request.path(),
+            path = %loggable_path(request.path()),
             status = tracing::field::Empty,
         )
     }
@@ -33,8 +34,32 @@ impl RootSpanBuilder for PathOnlySpan {
     }
 }
 
+/// The path as logged: a reset link's token (a password, for an hour) is left out.
+fn loggable_path(path: &str) -> &str {
+    if path.starts_with(RESET_PREFIX) {
+        RESET_PREFIX_REDACTED
+    } else {
+        path
+    }
+}
+
+const RESET_PREFIX: &str = "/auth/reset/";
+const RESET_PREFIX_REDACTED: &str = "/auth/reset/…";
+
 pub type RequestLogger = tracing_actix_web::TracingLogger<PathOnlySpan>;
 
 pub fn logger() -> RequestLogger {
     tracing_actix_web::TracingLogger::<PathOnlySpan>::new()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loggable_path;
+
+    #[test]
+    fn a_reset_links_token_is_not_logged() {
+        assert_eq!(loggable_path("/auth/reset/s3cr3t"), "/auth/reset/…");
+        assert_eq!(loggable_path("/auth/login"), "/auth/login");
+        assert_eq!(loggable_path("/api/sessions"), "/api/sessions");
+    }
 }

@@ -163,7 +163,7 @@ pub(super) fn accounts(
     let hasher = PasswordHasher::new(settings.auth.bcrypt_cost, cores)?;
     let signer = TokenSigner::new(pair, &settings.jwt.issuer)?;
     let limits = LoginLimits::new(LimitSettings {
-        logins_per_username_per_minute: settings.auth.logins_per_username_per_minute,
+        free_login_failures: settings.auth.free_login_failures,
         requests_per_address_per_minute: settings.auth.requests_per_address_per_minute,
     });
     let lifetimes = TokenLifetimes {

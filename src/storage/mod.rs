@@ -12,9 +12,12 @@ pub mod memberships;
 pub mod messages;
 pub mod migrations;
 mod prepared;
+pub mod resets;
 pub mod room_events;
 pub mod rooms;
 pub mod schema;
+pub mod sessions;
+pub mod totp;
 mod url;
 pub mod users;
 

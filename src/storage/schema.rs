@@ -11,6 +11,9 @@ diesel::table! {
         role -> Text,
         active -> Bool,
         display_name -> Nullable<Text>,
+        totp_secret -> Nullable<Text>,
+        totp_enabled -> Bool,
+        totp_last_step -> Nullable<BigInt>,
     }
 }
 
@@ -86,7 +89,40 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sessions (id) {
+        id -> Text,
+        user_id -> BigInt,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        expires_at -> Timestamp,
+        user_agent -> Text,
+        client_addr -> Text,
+        ended_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    password_resets (token_hash) {
+        token_hash -> Text,
+        user_id -> BigInt,
+        created_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    recovery_codes (user_id, code_hash) {
+        user_id -> BigInt,
+        code_hash -> Text,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(messages -> rooms (room_id));
+diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(messages -> users (sender_id));
 diesel::joinable!(memberships -> rooms (room_id));
 diesel::joinable!(memberships -> users (user_id));
@@ -96,7 +132,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     messages,
     memberships,
     invites,
-    audit_log
+    audit_log,
+    sessions
 );
 
 #[diesel::declare_sql_function]

@@ -20,6 +20,12 @@ pub struct User {
     /// A deactivated user cannot sign in, and their sessions end.
     pub active: bool,
     pub display_name: Option<String>,
+    /// The TOTP secret (base32), from enrolment on.
+    pub totp_secret: Option<String>,
+    /// Whether sign-in asks for a TOTP code.
+    pub totp_enabled: bool,
+    /// The last time step whose code was accepted (a code works once).
+    pub totp_last_step: Option<i64>,
 }
 
 impl User {
@@ -135,6 +141,25 @@ pub fn set_password_hash(conn: &mut DbConn, id: i64, hash: &str) -> Result<usize
     Ok(diesel::update(users::table.find(id))
         .set((
             users::password_hash.eq(hash),
+            users::updated_at.eq(super::now_utc()),
+        ))
+        .execute(conn)?)
+}
+
+/// Deletes an account but keeps its messages: the row stays, under the name
+/// `deleted-<id>` and the display name "Deleted user", with nothing left to sign in with
+/// (no email, an unusable password hash, no second factor), inactive.
+pub fn anonymize(conn: &mut DbConn, id: i64) -> Result<usize, StorageError> {
+    Ok(diesel::update(users::table.find(id))
+        .set((
+            users::username.eq(format!("deleted-{id}")),
+            users::display_name.eq(Some("Deleted user")),
+            users::email.eq(None::<String>),
+            users::password_hash.eq("!"),
+            users::active.eq(false),
+            users::totp_secret.eq(None::<String>),
+            users::totp_enabled.eq(false),
+            users::totp_last_step.eq(None::<i64>),
             users::updated_at.eq(super::now_utc()),
         ))
         .execute(conn)?)

@@ -40,6 +40,10 @@ pub struct Claims {
     pub exp: u64,
     pub aud: String,
     pub iss: String,
+    /// The server-side session the token belongs to (`sessions.id`); tokens without one
+    /// (from before sessions were kept) are honoured until they expire.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 impl Claims {
@@ -86,12 +90,24 @@ impl TokenSigner {
         })
     }
 
-    /// Signs a token of `kind` for a user, valid for `ttl_secs`.
+    /// Signs a token of `kind` for a user, valid for `ttl_secs`, outside any session.
     pub fn issue(
         &self,
         kind: TokenKind,
         user_id: i64,
         username: &str,
+        ttl_secs: u64,
+    ) -> Result<String, TokenError> {
+        self.issue_in(kind, user_id, username, None, ttl_secs)
+    }
+
+    /// Signs a token of `kind` for a user in session `sid`, valid for `ttl_secs`.
+    pub fn issue_in(
+        &self,
+        kind: TokenKind,
+        user_id: i64,
+        username: &str,
+        sid: Option<&str>,
         ttl_secs: u64,
     ) -> Result<String, TokenError> {
         let iat = now_secs();
@@ -102,6 +118,7 @@ impl TokenSigner {
             exp: iat + ttl_secs,
             aud: kind.audience().to_owned(),
             iss: self.issuer.clone(),
+            sid: sid.map(str::to_owned),
         };
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.kid.clone());

@@ -2,6 +2,7 @@
 
 mod jwt;
 mod keys;
+pub mod opaque;
 
 pub use jwt::{Claims, TokenError, TokenKind, TokenSigner, TokenVerifier};
 pub use keys::{

@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
@@ -48,10 +49,22 @@ pub struct Joined {
     pub first: bool,
 }
 
+/// How long an ended session is remembered: longer than any access token lives.
+const ENDED_SESSION_MEMORY: Duration = Duration::from_secs(24 * 3600);
+
+/// An open connection: whose, opened in which session, and its queue.
+struct Conn {
+    user: Arc<str>,
+    session: Option<Arc<str>>,
+    outbox: Outbox,
+}
+
 pub struct Hub {
     rooms: RwLock<HashMap<String, Arc<Mutex<Room>>>>,
     /// Every open connection, joined to a room or not (for shutdown).
-    conns: Mutex<HashMap<ConnId, (Arc<str>, Outbox)>>,
+    conns: Mutex<HashMap<ConnId, Conn>>,
+    /// Sessions ended lately, with when: their access tokens open no new socket here.
+    ended_sessions: Mutex<HashMap<Arc<str>, Instant>>,
     next_id: AtomicU64,
     /// Evictions begun on this node (see [`Hub::evictions`]).
     evictions: AtomicU64,
@@ -84,6 +97,7 @@ impl Hub {
         Self {
             rooms: RwLock::new(HashMap::new()),
             conns: Mutex::new(HashMap::new()),
+            ended_sessions: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             evictions: AtomicU64::new(0),
             metrics,
@@ -91,14 +105,53 @@ impl Hub {
         }
     }
 
-    /// Registers a new connection of `user` and returns its id.
-    pub fn connect(&self, user: &Arc<str>, outbox: &Outbox) -> ConnId {
+    /// Registers a new connection of `user`, opened in `session`, and returns its id. A
+    /// session that ended lately gets its connection closed at once (4401): registered
+    /// first and checked after, so an ending that races it either sees the connection or is
+    /// seen here.
+    pub fn connect(&self, user: &Arc<str>, session: Option<&str>, outbox: &Outbox) -> ConnId {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut conns) = self.conns.lock() {
-            conns.insert(id, (user.clone(), outbox.clone()));
+            conns.insert(
+                id,
+                Conn {
+                    user: user.clone(),
+                    session: session.map(Arc::from),
+                    outbox: outbox.clone(),
+                },
+            );
         }
         self.metrics.connections.inc();
+        let ended = session.is_some_and(|s| {
+            self.ended_sessions
+                .lock()
+                .is_ok_and(|ended| ended.contains_key(s))
+        });
+        if ended {
+            outbox.close_after_queue(crate::ws::CLOSE_UNAUTHORIZED);
+        }
         id
+    }
+
+    /// Closes every connection opened in `session` on this node, and remembers the session
+    /// for as long as its access tokens live, so they open no new one.
+    pub fn close_session(&self, session: &str, code: u16) -> usize {
+        if let Ok(mut ended) = self.ended_sessions.lock() {
+            let now = Instant::now();
+            ended.retain(|_, at| now.duration_since(*at) < ENDED_SESSION_MEMORY);
+            ended.insert(Arc::from(session), now);
+        }
+        let Ok(conns) = self.conns.lock() else {
+            return 0;
+        };
+        let mut closed = 0;
+        for conn in conns.values() {
+            if conn.session.as_deref() == Some(session) {
+                conn.outbox.close_after_queue(code);
+                closed += 1;
+            }
+        }
+        closed
     }
 
     /// Forgets a connection: leaves its rooms and unregisters it. Returns the rooms where
@@ -272,7 +325,7 @@ impl Hub {
     /// clients reconnect at once).
     pub fn close_all(&self, code: u16) {
         let Ok(conns) = self.conns.lock() else { return };
-        for (_, outbox) in conns.values() {
+        for Conn { outbox, .. } in conns.values() {
             outbox.close_after_queue(code);
         }
     }
@@ -283,7 +336,12 @@ impl Hub {
             return 0;
         };
         let mut closed = 0;
-        for (owner, outbox) in conns.values() {
+        for Conn {
+            user: owner,
+            outbox,
+            ..
+        } in conns.values()
+        {
             if &**owner == user {
                 outbox.close_after_queue(code);
                 closed += 1;

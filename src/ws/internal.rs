@@ -39,6 +39,13 @@ impl Announcer for WsState {
         self.bus.close_account(username);
         Ok(())
     }
+
+    async fn close_sessions(&self, sessions: &[String]) -> Result<(), Unavailable> {
+        for session in sessions {
+            self.bus.close_session(session);
+        }
+        Ok(())
+    }
 }
 
 impl Connector<dyn Announcer> for WsState {
@@ -101,6 +108,26 @@ pub(super) async fn close_account(
     check_credential(&req, &state)?;
     let body: AccountBody = read_json(payload, 4096).await?;
     state.bus.close_account(&body.username);
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize)]
+struct SessionsBody {
+    sessions: Vec<String>,
+}
+
+/// `POST /ws/internal/sessions/close {"sessions": [id, ...]}`: these sessions ended; close
+/// their sockets everywhere.
+pub(super) async fn close_sessions(
+    req: HttpRequest,
+    state: web::Data<WsState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    check_credential(&req, &state)?;
+    let body: SessionsBody = read_json(payload, 64 * 1024).await?;
+    for session in body.sessions.iter().take(1000) {
+        state.bus.close_session(session);
+    }
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -162,6 +162,10 @@ pub fn configure(state: WsState) -> impl FnOnce(&mut web::ServiceConfig) {
             .route(
                 "/ws/internal/accounts/close",
                 web::post().to(internal::close_account),
+            )
+            .route(
+                "/ws/internal/sessions/close",
+                web::post().to(internal::close_sessions),
             );
     }
 }
@@ -222,7 +226,7 @@ pub async fn upgrade(
     };
     let username: Arc<str> = Arc::from(claims.username.as_str());
     let connection = Connection {
-        id: state.hub.connect(&username, &outbox),
+        id: state.hub.connect(&username, claims.sid.as_deref(), &outbox),
         user_id,
         username,
         outbox,

@@ -22,15 +22,18 @@ const els = {
   rooms: $('admin-rooms'),
   audit: $('audit-log'),
   auditRefresh: $('audit-refresh'),
+  resetLinks: $('reset-links'),
   signout: $('signout-form'),
 };
 
 let leaving = false;
 const api = createApi({
+  // The session ended (signed out elsewhere, the account deactivated): /auth/expired clears
+  // the session cookie, then the sign-in form.
   onSignedOut() {
     if (leaving) return;
     leaving = true;
-    els.signout.submit(); // clears the session cookie, then the sign-in form
+    location.assign('/auth/expired');
   },
 });
 
@@ -131,6 +134,24 @@ function userRow(user) {
     await Promise.all([loadUsers(), loadAudit()]);
   });
 
+  const reset = el('button', {
+    type: 'button',
+    class: 'secondary',
+    dataset: { role: 'reset-link', user: user.username },
+    title: `A one-hour link for ${user.username} to choose a new password`,
+  }, 'Reset link');
+  reset.addEventListener('click', async () => {
+    reset.disabled = true;
+    await attempt('create a reset link', async () => {
+      const response = await api.admin.resetLink(user.username);
+      if (!(await change(response))) return;
+      showResetLink(user.username, await response.json());
+      say(`A password reset link for ${user.username} was created: send it to them.`);
+    });
+    reset.disabled = false;
+    loadAudit();
+  });
+
   const joined = new Date(user.created_at);
   return el('tr', { dataset: { user: user.username, active: String(user.active) } },
     name,
@@ -138,7 +159,29 @@ function userRow(user) {
     el('td', { dataset: { label: 'Status' } }, status),
     el('td', { dataset: { label: 'Joined' } },
       el('time', { dateTime: joined.toISOString(), title: timeFormat.format(joined) }, dateFormat.format(joined))),
-    el('td', { class: 'actions' }, toggle));
+    el('td', { class: 'actions' }, el('div', { class: 'action-buttons' }, reset, toggle)));
+}
+
+// A reset link just made, under the table: the full address to copy, and until when it
+// works (one use, one hour). A newer link for the same person takes the older one's place.
+function showResetLink(username, { url, expires_at: expiresAt }) {
+  const input = el('input', {
+    type: 'text', readOnly: true, value: absoluteUrl(url, location.origin),
+    id: `reset-url-${els.resetLinks.children.length}`,
+    dataset: { role: 'reset-url', user: username },
+  });
+  const button = el('button', { type: 'button', class: 'secondary' }, 'Copy');
+  button.addEventListener('click', () => copy(input, button));
+  const expires = new Date(expiresAt);
+  const item = el('li', { dataset: { user: username } },
+    el('label', { htmlFor: input.id }, `Password reset link for ${username}`),
+    el('div', { class: 'inline' }, input, button),
+    el('p', { class: 'hint' }, `Works once, until ${timeFormat.format(expires)}. Anyone with it can set the password: send it to ${username} only.`));
+  els.resetLinks.querySelector(`li[data-user="${CSS.escape(username)}"]`)?.remove();
+  els.resetLinks.prepend(item);
+  els.resetLinks.hidden = false;
+  input.focus();
+  input.select();
 }
 
 async function loadUsers() {

@@ -8,14 +8,24 @@ export class HttpError extends Error {
   }
 }
 
+// 401 codes that answer a credential the request itself carried (a password or a code on
+// the account page), not the session: the page says so instead of signing out.
+const CREDENTIAL_CODES = new Set(['invalid_credentials', 'wrong_password', 'totp_required']);
+
+async function errorCode(response) {
+  const body = await response.clone().json().catch(() => null);
+  return body?.error?.code;
+}
+
 // onSignedOut runs when the server answers 401: the session ended (signed out elsewhere,
-// expired, or ended by an admin), so the page should go to the sign-in form.
+// by a password change, expired, or the account was deactivated), so the page should go to
+// the sign-in form.
 export function createApi({ onSignedOut, fetch = globalThis.fetch.bind(globalThis) }) {
   async function request(path, options = {}) {
     const headers = { Accept: 'application/json' };
     if (options.body) headers['Content-Type'] = 'application/json';
     const response = await fetch(path, { credentials: 'same-origin', ...options, headers });
-    if (response.status === 401) {
+    if (response.status === 401 && !CREDENTIAL_CODES.has(await errorCode(response))) {
       onSignedOut();
       throw new HttpError(path, 401);
     }
@@ -52,7 +62,7 @@ export function createApi({ onSignedOut, fetch = globalThis.fetch.bind(globalThi
     events: (name, after, limit = 200) =>
       json('events', `/api/chat/events?${room(name)}&after=${after}&limit=${limit}`),
 
-    // Who is signed in: {id, username, display_name, role}.
+    // Who is signed in: {id, username, display_name, role, totp}.
     me: () => json('me', '/api/me'),
 
     // A room's people (those who may read it): [username, ...].
@@ -66,8 +76,29 @@ export function createApi({ onSignedOut, fetch = globalThis.fetch.bind(globalThi
     // The one direct room of these people and me: the room object.
     startDirect: (users) => send('POST', '/api/dms', { users }),
 
+    // The account page. Those that change something answer the response: the page shows
+    // the server's error (a wrong password, a code refused) by its field.
+    // Where this account is signed in: [{id, created_at, last_seen_at, user_agent,
+    // client_addr, current}], newest first.
+    sessions: async () => (await json('sessions', '/api/sessions')).sessions,
+    endSession: (id) => send('DELETE', `/api/sessions/${enc(String(id))}`),
+    // Every session but this one: {ended: n}.
+    endOtherSessions: () => send('DELETE', '/api/sessions'),
+    changePassword: (current, next) => send('POST', '/api/me/password', { current, new: next }),
+    totp: {
+      // {secret, otpauth_url, qr_svg}; not required at sign-in until confirmed.
+      start: () => send('POST', '/api/me/totp', {}),
+      // {recovery_codes: [...]}, shown once.
+      confirm: (code) => send('POST', '/api/me/totp/confirm', { code }),
+      disable: (code) => send('DELETE', '/api/me/totp', { code }),
+    },
+    deactivate: (password) => send('POST', '/api/me/deactivate', { password }),
+    deleteAccount: (password) => send('DELETE', '/api/me', { password }),
+
     // The admin API (403 for anyone else).
     admin: {
+      // A one-hour, one-use link to set a new password: {url, expires_at}.
+      resetLink: (username) => send('POST', `/api/admin/users/${enc(username)}/reset_link`, {}),
       users: () => json('users', '/api/admin/users'),
       updateUser: (username, change) => send('POST', `/api/admin/users/${enc(username)}`, change),
       joinCode: () => json('join code', '/api/admin/join_code'),
@@ -83,4 +114,12 @@ export function createApi({ onSignedOut, fetch = globalThis.fetch.bind(globalThi
 export async function errorMessage(response, fallback = 'That did not work.') {
   const body = await response.json().catch(() => ({}));
   return (body && body.error && body.error.message) || fallback;
+}
+
+// The error of a response (`{"error": {"code", "message", "field"?}}`), with `fallback` as
+// its message when it has none.
+export async function errorOf(response, fallback = 'That did not work.') {
+  const body = await response.json().catch(() => null);
+  const error = body?.error || {};
+  return { code: error.code || null, message: error.message || fallback, field: error.field || null };
 }

@@ -69,18 +69,17 @@ const els = {
 const view = createChatView(els, { me, maxChars: MAX_CHARS });
 
 let leaving = false; // signing out: no more reconnecting
-const api = createApi({
-  // The session ended (signed out elsewhere, or the account was deactivated): sign out
-  // properly, so that the session cookie is cleared and the sign-in form does not send us
-  // straight back here.
-  onSignedOut() {
-    if (leaving) return;
-    leaving = true;
-    connection.stop();
-    if (els.signout.querySelector('[name="csrf_token"]')?.value) els.signout.submit();
-    else location.assign('/auth/login');
-  },
-});
+// The session ended (signed out elsewhere, by a password change, or the account was
+// deactivated): the server answers 401 to the token fetch and the REST API. No retrying:
+// /auth/expired clears the session cookie and shows the sign-in form, so that it does not
+// send us straight back here.
+function sessionEnded() {
+  if (leaving) return;
+  leaving = true;
+  connection.stop();
+  location.assign('/auth/expired');
+}
+const api = createApi({ onSignedOut: sessionEnded });
 const outbox = new Outbox(localStorage, me);
 const connection = new Connection({
   url: wsUrl,
@@ -92,6 +91,7 @@ const connection = new Connection({
   onOpen: opened,
   onFrame: handle,
   onClose: closed,
+  onEnded: sessionEnded,
 });
 const resender = new Resender({ outbox, backoff, send: (item) => connection.send(chatFrame(item)) });
 

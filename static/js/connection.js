@@ -1,7 +1,9 @@
 // The one WebSocket of the page, kept open. Each attempt uses a short-lived access token
 // (fetched with the session cookie; the page never holds the session token), reused while
 // it has more than 30 s left. When the socket closes it comes back by itself, with
-// backoff; what to do once it is open is the caller's (onOpen).
+// backoff; what to do once it is open is the caller's (onOpen). A token fetch answered 401
+// means the session is over (signed out elsewhere, a password changed, the account
+// deactivated): no more attempts, and the caller hears it (onEnded).
 
 // Close codes after which to come back at once: 1001 going away and 1012 restarting (the
 // server is being replaced), 1013 try again later (we fell behind and were cut off),
@@ -16,11 +18,13 @@ export class Connection {
   #timer = null;
   #stopped = false;
 
-  // url: ws(s)://.../ws/chat. token() -> {access_token, expires_in}. onState(state) hears
-  // 'connecting' and 'reconnecting'; onOpen() runs when a socket opens; onFrame(frame) for
-  // each frame; onClose() when an open socket closes. backoff(n) and soon() give delays.
-  constructor({ url, token, onState, onOpen, onFrame, onClose, backoff, soon }) {
-    Object.assign(this, { url, token, onState, onOpen, onFrame, onClose, backoff, soon });
+  // url: ws(s)://.../ws/chat. token() -> {access_token, expires_in}, or throws an error
+  // with `status` 401 when the session is over. onState(state) hears 'connecting' and
+  // 'reconnecting'; onOpen() runs when a socket opens; onFrame(frame) for each frame;
+  // onClose() when an open socket closes; onEnded() when the session is over. backoff(n)
+  // and soon() give delays.
+  constructor({ url, token, onState, onOpen, onFrame, onClose, onEnded = () => {}, backoff, soon }) {
+    Object.assign(this, { url, token, onState, onOpen, onFrame, onClose, onEnded, backoff, soon });
   }
 
   get isOpen() {
@@ -68,7 +72,14 @@ export class Connection {
         this.#token = body.access_token;
         this.#tokenExpires = Date.now() + body.expires_in * 1000;
       }
-    } catch (_) {
+    } catch (e) {
+      if (e?.status === 401) {
+        // The session is over: another token will not come, however long we wait.
+        if (this.#stopped) return;
+        this.#stopped = true;
+        this.onEnded();
+        return;
+      }
       this.#retry(false);
       return;
     }

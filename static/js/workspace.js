@@ -114,6 +114,11 @@ export function auditSentence(entry) {
     case 'archive': return `${who} archived #${t}`;
     case 'unarchive': return `${who} unarchived #${t}`;
     case 'set_password': return `${who} set a new password for ${t}`;
+    case 'reset_link': return `${who} made a password reset link for ${t}`;
+    case 'deactivate_self': return `${t} deactivated their own account`;
+    case 'delete_self': return `${t} deleted their account`;
+    case 'totp_enable': return `${t} turned on two-factor sign-in`;
+    case 'totp_disable': return `${t} turned off two-factor sign-in`;
     case 'create_user': return `${who} created the account ${t}${entry.detail ? ` (${entry.detail})` : ''}`;
     default: return [who, entry.action.replaceAll('_', ' '), t, entry.detail].filter(Boolean).join(' ');
   }

@@ -8,6 +8,7 @@ mod helpers;
 
 mod auth;
 mod browser;
+mod browser_account;
 mod browser_workspace;
 mod bus;
 mod chat;
@@ -19,6 +20,7 @@ mod pages;
 mod rate_limits;
 mod rehearsal;
 mod rest;
+mod sessions;
 mod split;
 mod storage;
 mod workspace;

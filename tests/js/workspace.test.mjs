@@ -105,6 +105,11 @@ test('audit entries read as sentences', () => {
   assert.equal(auditSentence(entry('invite', 'person')), 'ann created a one-person invite');
   assert.equal(auditSentence(entry('archive', 'old')), 'ann archived #old');
   assert.equal(auditSentence(entry('unarchive', 'old')), 'ann unarchived #old');
+  assert.equal(auditSentence(entry('reset_link', 'bob')), 'ann made a password reset link for bob');
+  assert.equal(auditSentence(entry('totp_enable', 'ann')), 'ann turned on two-factor sign-in');
+  assert.equal(auditSentence(entry('totp_disable', 'ann')), 'ann turned off two-factor sign-in');
+  assert.equal(auditSentence(entry('deactivate_self', 'ann')), 'ann deactivated their own account');
+  assert.equal(auditSentence(entry('delete_self', 'deleted-7')), 'deleted-7 deleted their account');
   assert.equal(auditSentence(entry('create_user', 'cat', 'bot', null)),
     'An operator (command line) created the account cat (bot)');
   assert.equal(auditSentence(entry('some_new_thing', 'x', 'y')), 'ann some new thing x y');

@@ -13,4 +13,8 @@ pub trait Announcer {
 
     /// The account can no longer be used: close its sockets on every node.
     async fn close_account(&self, username: &str) -> Result<(), Unavailable>;
+
+    /// These sessions ended: close the sockets they opened on every node, and open none
+    /// with their access tokens from now on.
+    async fn close_sessions(&self, sessions: &[String]) -> Result<(), Unavailable>;
 }

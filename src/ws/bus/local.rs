@@ -32,6 +32,10 @@ impl Bus for LocalBus {
         super::after_delivery(&self.hub, event.room(), event.removes());
     }
 
+    fn close_session(&self, session: &str) {
+        self.hub.close_session(session, super::CLOSE_ACCOUNT);
+    }
+
     fn close_account(&self, user: &str) {
         self.hub.close_user(user, super::CLOSE_ACCOUNT);
     }

@@ -38,6 +38,10 @@ pub trait Bus: Send + Sync {
     /// The account can no longer be used: its sockets close on every node (4401).
     fn close_account(&self, user: &str);
 
+    /// The session ended: the sockets it opened close on every node (4401), and no new one
+    /// opens with its access tokens.
+    fn close_session(&self, session: &str);
+
     /// Someone is typing: to the room's other users, on every node.
     fn publish_typing(&self, room: &str, sender: &str);
 

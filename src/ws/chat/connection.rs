@@ -379,7 +379,7 @@ mod tests {
         let (outbox, sent) = recording_outbox_of(16);
         let username: Arc<str> = Arc::from("bob");
         let conn = Connection {
-            id: hub.connect(&username, &outbox),
+            id: hub.connect(&username, None, &outbox),
             user_id: 2,
             username,
             outbox,

@@ -17,9 +17,12 @@ pub enum Topic<'a> {
     Presence { kind: Presence, user: &'a str },
     /// `user`'s account can no longer be used (the room is empty): close their sockets.
     AccountClosed { user: &'a str },
+    /// A session ended (the room is empty): close the sockets it opened.
+    SessionEnded { session: &'a str },
 }
 
 const ACCOUNT_CLOSED: &str = "account_closed";
+const SESSION_ENDED: &str = "session_ended";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Presence {
@@ -62,6 +65,9 @@ pub fn encode(node: &str, room: &str, topic: Topic<'_>, json: &str) -> String {
         Topic::AccountClosed { user } => {
             format!("{node}\n{ACCOUNT_CLOSED}\n{room}\n{user}\n{json}")
         }
+        Topic::SessionEnded { session } => {
+            format!("{node}\n{SESSION_ENDED}\n{room}\n{session}\n{json}")
+        }
     }
 }
 
@@ -81,6 +87,7 @@ pub fn decode(payload: &str) -> Option<Envelope<'_>> {
             seq: arg.parse().ok()?,
         },
         None if kind == ACCOUNT_CLOSED => Topic::AccountClosed { user: arg },
+        None if kind == SESSION_ENDED => Topic::SessionEnded { session: arg },
         None => Topic::Presence {
             kind: Presence::parse(kind)?,
             user: arg,
@@ -114,6 +121,9 @@ mod tests {
                 user: "bob",
             },
             Topic::AccountClosed { user: "eve" },
+            Topic::SessionEnded {
+                session: "Zm9vYmFy",
+            },
         ];
         for topic in topics {
             let json = r#"{"type":"x","content":"two\nlines"}"#;

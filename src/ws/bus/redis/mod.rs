@@ -120,6 +120,15 @@ impl Bus for RedisBus {
         }
     }
 
+    fn close_session(&self, session: &str) {
+        self.shared.hub.close_session(session, super::CLOSE_ACCOUNT);
+        if self.up() {
+            let topic = Topic::SessionEnded { session };
+            let envelope = envelope::encode(&self.shared.node, "", topic, "{}");
+            self.send(Command::Publish(envelope));
+        }
+    }
+
     fn publish_typing(&self, room: &str, sender: &str) {
         let json = frames::presence_news_json("typing", room, sender);
         let envelope = self.up().then(|| {
@@ -238,6 +247,9 @@ fn deliver(shared: &Shared, payload: &str) {
         }
         Topic::AccountClosed { user } => {
             shared.hub.close_user(user, super::CLOSE_ACCOUNT);
+        }
+        Topic::SessionEnded { session } => {
+            shared.hub.close_session(session, super::CLOSE_ACCOUNT);
         }
         Topic::Presence { user, .. } => {
             shared

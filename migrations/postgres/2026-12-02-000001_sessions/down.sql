@@ -1,0 +1,7 @@
+DROP TABLE recovery_codes;
+ALTER TABLE users DROP COLUMN totp_last_step;
+ALTER TABLE users DROP COLUMN totp_enabled;
+ALTER TABLE users DROP COLUMN totp_secret;
+DROP TABLE password_resets;
+DROP INDEX sessions_user_idx;
+DROP TABLE sessions;
