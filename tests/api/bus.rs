@@ -448,3 +448,40 @@ async fn the_lua_scripts_publish_the_envelope_rust_decodes() {
         );
     }
 }
+
+/// A session ended on node A's front closes the socket it opened on node B within 5 s, and
+/// node B opens none with its access tokens afterwards (it heard of the end on the bus).
+#[actix_web::test]
+async fn an_ended_session_closes_its_sockets_on_every_node() {
+    use crate::helpers::Ended;
+    let (a, b) = two_nodes(&redis_url()).await;
+    a.register("cal", "cal's password").await;
+    let body = json!({"username": "cal", "password": "cal's password", "session": true});
+    let (_, here, _) = a.post_json("/auth/api/login", &body).await;
+    let (_, there, _) = a.post_json("/auth/api/login", &body).await;
+    let here = here["access_token"].as_str().expect("token").to_owned();
+    let there = there["access_token"].as_str().expect("token").to_owned();
+    let mut socket = WsClient::connect(&b.address, &there).await;
+    socket.join("general").await;
+
+    let started = Instant::now();
+    let (status, body) = a
+        .send_with_token(awc::http::Method::DELETE, "/api/sessions", &here, None)
+        .await;
+    assert_eq!((status, body["ended"].clone()), (200, json!(1)));
+    let ended = loop {
+        match socket.next().await {
+            Ok(_) => continue,
+            Err(ended) => break ended,
+        }
+    };
+    assert_eq!(ended, Ended::Closed(Some(4401)));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let mut again = WsClient::connect(&b.address, &there).await;
+    assert_eq!(again.next().await, Err(Ended::Closed(Some(4401))));
+    // The session that ended nothing else keeps its socket.
+    let mut mine = WsClient::connect(&b.address, &here).await;
+    mine.join("general").await;
+    a.stop().await;
+    b.stop().await;
+}

@@ -335,4 +335,22 @@ async fn two_vms_behind_nginx_with_tls_chat_end_to_end() {
     for token in &tokens {
         assert!(!log.contains(token.as_str()), "the token was logged");
     }
+
+    // Last (it spends this address's budget): the sign-in form is behind nginx's flood
+    // limit like the auth API. Each post is refused by front at once (no CSRF token), so
+    // 80 of them come faster than 20 + 10/s; nginx answers the excess with 429.
+    let mut limited = 0;
+    for _ in 0..80 {
+        let response = client
+            .post(format!("{site}/auth/login"))
+            .send_form(&[("username", "alice"), ("password", "guess")])
+            .await
+            .expect("form post");
+        match response.status().as_u16() {
+            429 => limited += 1,
+            403 => {}
+            other => panic!("the sign-in form answered {other}"),
+        }
+    }
+    assert!(limited > 0, "nginx never limited the sign-in form");
 }

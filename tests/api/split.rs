@@ -589,6 +589,32 @@ async fn front_announces_membership_changes_and_deactivations_through_ws() {
         (removed["user"].clone(), removed["seq"].clone()),
         (json!("bob"), json!(2))
     );
+    // Alice signs out everywhere else: the socket her other session opened on the ws node
+    // closes (front tells ws over POST /ws/internal/sessions/close).
+    let mut response = client
+        .post(format!("{}/auth/api/login", split.auth.address))
+        .send_json(&json!({"username": "alice", "password": "split password"}))
+        .await
+        .expect("login");
+    let other: Value = response.json().await.expect("json");
+    let other = other["access_token"].as_str().expect("token").to_owned();
+    let mut a = WsClient::connect(&split.ws.address, &other).await;
+    a.join("ops").await;
+    let response = client
+        .delete(format!("{front}/api/sessions"))
+        .insert_header(("Authorization", format!("Bearer {alice}")))
+        .send()
+        .await
+        .expect("end sessions");
+    assert_eq!(response.status().as_u16(), 200);
+    let ended = loop {
+        match a.next().await {
+            Ok(_) => continue,
+            Err(ended) => break ended,
+        }
+    };
+    assert_eq!(ended, Ended::Closed(Some(4401)));
+
     // Deactivated: the socket on the ws node closes.
     let status = post("/api/admin/users/bob", json!({"active": false}))
         .await
