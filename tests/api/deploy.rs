@@ -170,3 +170,141 @@ fn systemd_units_verify_and_are_hardened() {
     let ws = repo("systemd/chatapp-ws.service");
     assert!(ws.contains("LimitNOFILE=524288") && ws.contains("Restart=on-failure"));
 }
+
+/// One fenced ```toml block of docs/deploy.md, by its first line (`# VM #1`, `# VM #2`).
+fn documented_config(first_line: &str) -> config::Config {
+    let doc = repo("docs/deploy.md");
+    let block = doc
+        .split("```toml\n")
+        .skip(1)
+        .filter_map(|rest| rest.split("```").next())
+        .find(|block| block.starts_with(first_line))
+        .unwrap_or_else(|| panic!("docs/deploy.md has no toml block for {first_line}"));
+    config::Config::builder()
+        .add_source(config::File::from_str(block, config::FileFormat::Toml))
+        .build()
+        .expect("the documented configuration is TOML")
+}
+
+/// `host:port` → (host, port).
+fn split_addr(addr: &str) -> (String, u16) {
+    let (host, port) = addr.rsplit_once(':').expect("host:port");
+    (host.to_owned(), port.parse().expect("port"))
+}
+
+/// Whether a server bound to `bind` answers a connection to `to` (`host:port`) made on its
+/// own machine or, for a private address, from the other VM.
+fn answers(bind: &str, to: &str) -> bool {
+    let (bind_host, bind_port) = split_addr(bind);
+    let (to_host, to_port) = split_addr(to);
+    bind_port == to_port && (bind_host == "0.0.0.0" || bind_host == to_host)
+}
+
+fn upstreams(conf: &str, name: &str) -> Vec<String> {
+    let start = conf
+        .find(&format!("upstream {name} {{"))
+        .unwrap_or_else(|| panic!("no upstream {name}"));
+    conf[start..]
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.trim().starts_with('}'))
+        .filter_map(|l| l.trim().strip_prefix("server "))
+        .map(|l| {
+            l.trim_end_matches(';')
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_owned()
+        })
+        .collect()
+}
+
+/// The documented deployment works as documented: every address someone connects to (nginx's
+/// upstreams, `front`'s `auth_url` and `ws_url`, `ws`'s `front_url`, the deploy workflow's
+/// health checks) is one the documented `bind` answers, and nginx is a trusted proxy. (The
+/// docs once bound `front` to 10.0.0.1 while nginx and the workflow used 127.0.0.1: every
+/// deploy would have answered 502 and rolled back.)
+#[test]
+fn docs_nginx_and_the_deploy_workflow_agree_on_addresses() {
+    let vm1 = documented_config("# VM #1");
+    let vm2 = documented_config("# VM #2");
+    let get =
+        |c: &config::Config, key: &str| c.get_string(key).unwrap_or_else(|e| panic!("{key}: {e}"));
+    let front_bind = get(&vm1, "front.bind");
+    let auth_bind = get(&vm1, "auth.bind");
+    let ws_bind = get(&vm2, "ws.bind");
+    let host_port = |url: &str| {
+        let url = url::Url::parse(url).expect("url");
+        format!(
+            "{}:{}",
+            url.host_str().expect("host"),
+            url.port_or_known_default().expect("port")
+        )
+    };
+
+    let nginx1 = repo("nginx/vm1.conf");
+    let nginx2 = repo("nginx/vm2.conf");
+    for upstream in upstreams(&nginx1, "chatapp_front") {
+        assert!(
+            answers(&front_bind, &upstream),
+            "nginx reaches front at {upstream}, bound to {front_bind}"
+        );
+    }
+    for upstream in upstreams(&nginx1, "chatapp_auth") {
+        assert!(
+            answers(&auth_bind, &upstream),
+            "nginx reaches auth at {upstream}, bound to {auth_bind}"
+        );
+    }
+    let ws_upstreams = upstreams(&nginx2, "chatapp_ws");
+    assert!(!ws_upstreams.is_empty());
+    assert!(
+        answers(&ws_bind, &ws_upstreams[0]),
+        "nginx reaches ws at {}, bound to {ws_bind}",
+        ws_upstreams[0]
+    );
+
+    let auth_url = host_port(&get(&vm1, "front.auth_url"));
+    assert!(
+        answers(&auth_bind, &auth_url),
+        "front reaches auth at {auth_url}"
+    );
+    let ws_url = host_port(&get(&vm1, "front.ws_url"));
+    assert!(answers(&ws_bind, &ws_url), "front reaches ws at {ws_url}");
+    let front_url = host_port(&get(&vm2, "ws.front_url"));
+    assert!(
+        answers(&front_bind, &front_url),
+        "ws reaches front at {front_url}"
+    );
+
+    // The deploy workflow's health checks, run on each VM.
+    let workflow = repo(".github/workflows/deploy.yml");
+    let checked: Vec<String> = workflow
+        .split("http://")
+        .skip(1)
+        .filter_map(|rest| rest.split("/healthz").next())
+        .map(str::to_owned)
+        .collect();
+    assert!(checked.len() >= 3, "{checked:?}");
+    for addr in &checked {
+        let ok = [&front_bind, &auth_bind, &ws_bind]
+            .iter()
+            .any(|bind| answers(bind, addr));
+        assert!(
+            ok,
+            "the deploy workflow checks {addr}, which no documented bind answers"
+        );
+    }
+
+    // nginx forwards from 127.0.0.1 on both VMs: the client address is believed from it.
+    for c in [&vm1, &vm2] {
+        let trusted = c
+            .get_array("http.trusted_proxies")
+            .expect("trusted_proxies");
+        let trusted: Vec<String> = trusted
+            .into_iter()
+            .filter_map(|v| v.into_string().ok())
+            .collect();
+        assert!(trusted.iter().any(|p| p == "127.0.0.1"), "{trusted:?}");
+    }
+}
