@@ -22,6 +22,7 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use super::AccountError;
+use crate::http::client_ip::address_key;
 
 #[derive(Debug, Clone, Copy)]
 pub struct LimitSettings {
@@ -40,21 +41,6 @@ const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
 const FORGET_AFTER: Duration = Duration::from_secs(60 * 60);
 /// Drop idle keys once a map tracks this many, so memory stays bounded.
 const MAX_KEYS: usize = 100_000;
-
-/// The address a limit counts: an IPv6 address by its /64 (one host's usual share), an
-/// IPv4 one (also when mapped into IPv6) as it is.
-pub fn address_key(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
-                IpAddr::V6(prefix.into())
-            }
-        },
-    }
-}
 
 #[derive(Debug, Clone, Copy)]
 struct Failures {
@@ -262,14 +248,6 @@ mod tests {
 
     #[test]
     fn ipv6_addresses_count_by_their_64() {
-        assert_eq!(
-            address_key("2001:db8:1:2:aaaa::1".parse().expect("ip")),
-            "2001:db8:1:2::".parse::<IpAddr>().expect("ip")
-        );
-        assert_eq!(
-            address_key("::ffff:192.0.2.9".parse().expect("ip")),
-            "192.0.2.9".parse::<IpAddr>().expect("ip")
-        );
         let limits = limits();
         for i in 0..8 {
             limits.failed("dave", ip(&format!("2001:db8:1:2::{i}")));

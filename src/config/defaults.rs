@@ -91,6 +91,8 @@ impl Default for WsSettings {
             heartbeat_secs: 30,
             client_timeout_secs: 75,
             max_rooms: 100,
+            max_connections_per_user: 32,
+            max_connections_per_address: 256,
             max_batch: 256,
             save_lanes: 1,
             save_timeout_secs: 10,

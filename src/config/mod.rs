@@ -128,6 +128,10 @@ pub struct WsSettings {
     pub client_timeout_secs: u64,
     /// Rooms one connection may join.
     pub max_rooms: usize,
+    /// Connections one user may hold on a node at once.
+    pub max_connections_per_user: usize,
+    /// Connections one client address (IPv6: its /64) may hold on a node at once.
+    pub max_connections_per_address: usize,
     /// Messages stored per batch at most.
     pub max_batch: usize,
     /// Batches stored at once, each for its own share of the rooms (`all` on SQLite: 1).

@@ -59,6 +59,16 @@ impl Settings {
             ("ws.burst", u64::from(self.ws.burst), 1),
             ("ws.heartbeat_secs", self.ws.heartbeat_secs, 1),
             ("ws.max_rooms", self.ws.max_rooms as u64, 1),
+            (
+                "ws.max_connections_per_user",
+                self.ws.max_connections_per_user as u64,
+                1,
+            ),
+            (
+                "ws.max_connections_per_address",
+                self.ws.max_connections_per_address as u64,
+                1,
+            ),
             ("ws.max_batch", self.ws.max_batch as u64, 1),
             ("ws.save_lanes", self.ws.save_lanes as u64, 1),
             ("ws.save_timeout_secs", self.ws.save_timeout_secs, 1),

@@ -19,12 +19,20 @@ impl TrustedProxies {
     }
 
     pub fn client_ip(&self, req: &HttpRequest) -> Option<IpAddr> {
-        let peer = req.peer_addr()?.ip();
+        self.client_ip_of(req.peer_addr()?.ip(), req.headers())
+    }
+
+    /// The client address of a request from `peer` with these headers (for the WebSocket
+    /// upgrade, which sees the request before actix-web does).
+    pub fn client_ip_of(
+        &self,
+        peer: IpAddr,
+        headers: &actix_web::http::header::HeaderMap,
+    ) -> Option<IpAddr> {
         if !self.trusts(&peer) {
             return Some(peer);
         }
-        let forwarded: Vec<IpAddr> = req
-            .headers()
+        let forwarded: Vec<IpAddr> = headers
             .get_all("x-forwarded-for")
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
@@ -38,6 +46,21 @@ impl TrustedProxies {
                 .find(|ip| !self.trusts(ip))
                 .unwrap_or(peer),
         )
+    }
+}
+
+/// The address a per-client limit counts: an IPv6 address by its /64 (one host's usual
+/// share), an IPv4 one (also when mapped into IPv6) as it is.
+pub fn address_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+                IpAddr::V6(prefix.into())
+            }
+        },
     }
 }
 
@@ -56,6 +79,16 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().expect("ip")
+    }
+
+    #[test]
+    fn ipv6_addresses_count_by_their_64() {
+        assert_eq!(
+            address_key(ip("2001:db8:1:2:aaaa::1")),
+            ip("2001:db8:1:2::")
+        );
+        assert_eq!(address_key(ip("::ffff:192.0.2.9")), ip("192.0.2.9"));
+        assert_eq!(address_key(ip("192.0.2.9")), ip("192.0.2.9"));
     }
 
     #[test]

@@ -10,9 +10,10 @@ use super::Role;
 use crate::accounts::{Accounts, LimitSettings, LoginLimits, PasswordHasher, TokenLifetimes};
 use crate::clients::HttpStoreConnector;
 use crate::config::Settings;
+use crate::http::client_ip::TrustedProxies;
 use crate::storage::{Backend, Db, migrations};
 use crate::tokens::{self, KeyPair, TokenSigner, TokenVerifier};
-use crate::ws::{ConnLimits, PersistSettings, RedisOptions, WsOptions, WsState};
+use crate::ws::{ConnCaps, ConnLimits, PersistSettings, RedisOptions, WsOptions, WsState};
 
 /// Opens the pool. `all` brings the schema up to date itself; the split roles refuse a
 /// schema that is behind and say to run `chatapp migrate`.
@@ -98,6 +99,11 @@ pub(super) fn ws_options(settings: &Settings, backend: Option<Backend>) -> WsOpt
         },
         allowed_origins: ws.allowed_origins.clone(),
         internal_token: settings.internal.token.clone(),
+        caps: ConnCaps {
+            per_user: ws.max_connections_per_user,
+            per_address: ws.max_connections_per_address,
+        },
+        trusted_proxies: TrustedProxies::new(settings.http.trusted_proxies.clone()),
     }
 }
 

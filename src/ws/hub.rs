@@ -8,6 +8,7 @@
 //! so that it reconnects and catches up from history.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -17,7 +18,8 @@ use bytes::Bytes;
 use super::metrics::WsMetrics;
 use super::transport::{Live, NotQueued, Outbox};
 
-pub type ConnId = u64;
+use super::registry::{Conn, Registry};
+pub use super::registry::{ConnCaps, ConnId, TooMany};
 
 /// How much a frame matters to its receiver.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,17 +54,11 @@ pub struct Joined {
 /// How long an ended session is remembered: longer than any access token lives.
 const ENDED_SESSION_MEMORY: Duration = Duration::from_secs(24 * 3600);
 
-/// An open connection: whose, opened in which session, and its queue.
-struct Conn {
-    user: Arc<str>,
-    session: Option<Arc<str>>,
-    outbox: Outbox,
-}
-
 pub struct Hub {
     rooms: RwLock<HashMap<String, Arc<Mutex<Room>>>>,
     /// Every open connection, joined to a room or not (for shutdown).
-    conns: Mutex<HashMap<ConnId, Conn>>,
+    conns: Mutex<Registry>,
+    caps: ConnCaps,
     /// Sessions ended lately, with when: their access tokens open no new socket here.
     ended_sessions: Mutex<HashMap<Arc<str>, Instant>>,
     next_id: AtomicU64,
@@ -93,10 +89,11 @@ fn deliver(member: &Member, frame: &Bytes, importance: Importance, metrics: &WsM
 }
 
 impl Hub {
-    pub fn new(metrics: WsMetrics) -> Self {
+    pub fn new(metrics: WsMetrics, caps: ConnCaps) -> Self {
         Self {
             rooms: RwLock::new(HashMap::new()),
-            conns: Mutex::new(HashMap::new()),
+            conns: Mutex::new(Registry::default()),
+            caps,
             ended_sessions: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             evictions: AtomicU64::new(0),
@@ -105,21 +102,28 @@ impl Hub {
         }
     }
 
-    /// Registers a new connection of `user`, opened in `session`, and returns its id. A
-    /// session that ended lately gets its connection closed at once (4401): registered
-    /// first and checked after, so an ending that races it either sees the connection or is
-    /// seen here.
-    pub fn connect(&self, user: &Arc<str>, session: Option<&str>, outbox: &Outbox) -> ConnId {
+    /// Registers a new connection of `user`, opened in `session` from `address`, and
+    /// returns its id; refused when the user or the address holds its cap of connections
+    /// already. A session that ended lately gets its connection closed at once (4401):
+    /// registered first and checked after, so an ending that races it either sees the
+    /// connection or is seen here.
+    pub fn connect(
+        &self,
+        user: &Arc<str>,
+        session: Option<&str>,
+        address: Option<IpAddr>,
+        outbox: &Outbox,
+    ) -> Result<ConnId, TooMany> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        if let Ok(mut conns) = self.conns.lock() {
-            conns.insert(
-                id,
-                Conn {
-                    user: user.clone(),
-                    session: session.map(Arc::from),
-                    outbox: outbox.clone(),
-                },
-            );
+        let conn = Conn {
+            user: user.clone(),
+            session: session.map(Arc::from),
+            address,
+            outbox: outbox.clone(),
+        };
+        match self.conns.lock() {
+            Ok(mut conns) => conns.insert(id, conn, self.caps)?,
+            Err(_) => return Err(TooMany::User),
         }
         self.metrics.connections.inc();
         let ended = session.is_some_and(|s| {
@@ -130,7 +134,7 @@ impl Hub {
         if ended {
             outbox.close_after_queue(crate::ws::CLOSE_UNAUTHORIZED);
         }
-        id
+        Ok(id)
     }
 
     /// Closes every connection opened in `session` on this node, and remembers the session
@@ -165,10 +169,11 @@ impl Hub {
             .into_iter()
             .filter_map(|room| self.leave(&room, conn).map(|user| (room, user)))
             .collect();
-        if let Ok(mut conns) = self.conns.lock() {
-            conns.remove(&conn);
+        if let Ok(mut conns) = self.conns.lock()
+            && conns.remove(conn).is_some()
+        {
+            self.metrics.connections.dec();
         }
-        self.metrics.connections.dec();
         gone
     }
 
@@ -325,8 +330,8 @@ impl Hub {
     /// clients reconnect at once).
     pub fn close_all(&self, code: u16) {
         let Ok(conns) = self.conns.lock() else { return };
-        for Conn { outbox, .. } in conns.values() {
-            outbox.close_after_queue(code);
+        for conn in conns.values() {
+            conn.outbox.close_after_queue(code);
         }
     }
 
@@ -336,14 +341,9 @@ impl Hub {
             return 0;
         };
         let mut closed = 0;
-        for Conn {
-            user: owner,
-            outbox,
-            ..
-        } in conns.values()
-        {
-            if &**owner == user {
-                outbox.close_after_queue(code);
+        for conn in conns.values() {
+            if &*conn.user == user {
+                conn.outbox.close_after_queue(code);
                 closed += 1;
             }
         }

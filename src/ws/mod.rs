@@ -13,6 +13,7 @@ pub mod frames;
 pub mod hub;
 mod internal;
 mod metrics;
+mod registry;
 pub mod transport;
 
 use std::sync::Arc;
@@ -29,12 +30,17 @@ pub use metrics::WsMetrics;
 
 use crate::domain::services::{Connector, EventStore};
 use crate::http::ApiError;
+use crate::http::client_ip::TrustedProxies;
 use crate::tokens::{TokenKind, TokenVerifier};
 use chat::{Connection, Drain, SaveLanes};
+pub use hub::ConnCaps;
 use transport::{SocketSettings, upgrade::refuse};
 
 /// Close code for a missing, expired, forged or misdirected token.
 pub const CLOSE_UNAUTHORIZED: u16 = 4401;
+/// Close code for a connection refused or ended by a limit (too many connections, a
+/// client that keeps flooding).
+pub const CLOSE_POLICY: u16 = 1008;
 /// Close code on shutdown: clients reconnect at once.
 pub const CLOSE_RESTART: u16 = 1012;
 /// The longest a stopping node waits for its persister to answer every write it took.
@@ -56,6 +62,8 @@ pub struct WsState {
     /// Origins allowed to open a socket; empty: the page's own host only.
     pub allowed_origins: Arc<Vec<String>>,
     pub internal_token: Option<SecretString>,
+    /// Proxies (nginx) whose `X-Forwarded-For` names the client, for the per-address cap.
+    pub trusted_proxies: TrustedProxies,
 }
 
 pub struct WsOptions {
@@ -67,6 +75,9 @@ pub struct WsOptions {
     pub persist: PersistSettings,
     pub allowed_origins: Vec<String>,
     pub internal_token: Option<SecretString>,
+    /// Connections per user and per client address.
+    pub caps: ConnCaps,
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl WsState {
@@ -78,7 +89,7 @@ impl WsState {
         metrics: WsMetrics,
         options: WsOptions,
     ) -> Result<Self, String> {
-        let hub = Arc::new(Hub::new(metrics.clone()));
+        let hub = Arc::new(Hub::new(metrics.clone(), options.caps));
         let (bus, bus_up): (Arc<dyn Bus>, _) = match &options.redis {
             Some(redis) => {
                 let redis = bus::redis::RedisBus::start(redis.clone(), hub.clone())?;
@@ -127,6 +138,7 @@ impl WsState {
             socket,
             allowed_origins: Arc::new(options.allowed_origins),
             internal_token: options.internal_token,
+            trusted_proxies: options.trusted_proxies,
         })
     }
 
@@ -225,8 +237,35 @@ pub async fn upgrade(
         return Ok(());
     };
     let username: Arc<str> = Arc::from(claims.username.as_str());
+    let address = req
+        .peer_addr()
+        .and_then(|peer| {
+            state
+                .trusted_proxies
+                .client_ip_of(peer.ip(), &req.head().headers)
+        })
+        .map(crate::http::client_ip::address_key);
+    let id = match state
+        .hub
+        .connect(&username, claims.sid.as_deref(), address, &outbox)
+    {
+        Ok(id) => id,
+        Err(too_many) => {
+            let whose = match too_many {
+                hub::TooMany::User => "this account",
+                hub::TooMany::Address => "this address",
+            };
+            let _ = outbox.send(frames::error(
+                frames::ErrorCode::RateLimited,
+                &format!("too many connections from {whose}; close some and try again"),
+                None,
+            ));
+            outbox.close_after_queue(CLOSE_POLICY);
+            return Ok(());
+        }
+    };
     let connection = Connection {
-        id: state.hub.connect(&username, claims.sid.as_deref(), &outbox),
+        id,
         user_id,
         username,
         outbox,
@@ -236,6 +275,7 @@ pub async fn upgrade(
         jobs: state.jobs.clone(),
         drain: state.drain.clone(),
         limits: state.limits.clone(),
+        typed: Default::default(),
     };
     actix_web::rt::spawn(connection.run(inbound));
     Ok(())

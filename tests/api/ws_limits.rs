@@ -273,3 +273,105 @@ async fn browsers_from_other_origins_may_not_open_a_socket() {
     );
     app.stop().await;
 }
+
+/// Reads until the socket ends; the frames before, and how it ended.
+async fn until_closed(ws: &mut WsClient) -> (Vec<serde_json::Value>, crate::helpers::Ended) {
+    let mut frames = Vec::new();
+    loop {
+        match ws.next().await {
+            Ok(frame) => frames.push(frame),
+            Err(ended) => return (frames, ended),
+        }
+    }
+}
+
+#[actix_web::test]
+async fn connections_are_capped_per_user_and_per_address() {
+    use crate::helpers::Ended;
+    let app = spawn_app_with(Role::All, Backend::Sqlite, |s| {
+        s.ws.max_connections_per_user = 2;
+        s.ws.max_connections_per_address = 3;
+    })
+    .await;
+    let ann = user(&app, "ann").await;
+    let bob = user(&app, "bob").await;
+    let mut first = WsClient::connect(&app.address, &ann).await;
+    first.join("general").await;
+    let mut second = WsClient::connect(&app.address, &ann).await;
+    second.join("general").await;
+    // A third of ann's is told why and closed (1008).
+    let mut third = WsClient::connect(&app.address, &ann).await;
+    let (frames, ended) = until_closed(&mut third).await;
+    assert_eq!(ended, Ended::Closed(Some(1008)));
+    assert_eq!(frames.len(), 1, "{frames:?}");
+    assert_eq!(frames[0]["code"], "rate_limited");
+    // Bob, from the same address, may hold one: the address's third.
+    let mut bobs = WsClient::connect(&app.address, &bob).await;
+    bobs.join("general").await;
+    let mut bobs_second = WsClient::connect(&app.address, &bob).await;
+    assert_eq!(
+        until_closed(&mut bobs_second).await.1,
+        Ended::Closed(Some(1008))
+    );
+    // A connection that ends frees its place.
+    second.close().await;
+    let mut again = WsClient::connect(&app.address, &ann).await;
+    again.join("general").await;
+    first.send(chat("general", "still here", "c-1")).await;
+    assert_eq!(first.recv_type("ack").await["seq"], 1);
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn pings_and_binary_frames_count_against_the_rate_limit() {
+    let app = spawn_app_with(Role::All, Backend::Sqlite, |s| {
+        s.ws.frames_per_second = 1;
+        s.ws.burst = 5;
+    })
+    .await;
+    let token = user(&app, "cat").await;
+    for flood in [
+        Message::Ping(vec![1u8].into()),
+        Message::Binary(vec![1u8].into()),
+    ] {
+        let mut ws = WsClient::connect(&app.address, &token).await;
+        // The burst, then twice the burst of limited frames: the next one closes it.
+        for _ in 0..16 {
+            ws.send_raw(flood.clone()).await;
+        }
+        let (_, ended) = until_closed(&mut ws).await;
+        assert_eq!(
+            ended,
+            crate::helpers::Ended::Closed(Some(1008)),
+            "{flood:?}"
+        );
+    }
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn a_typing_flood_reaches_the_room_once_a_second() {
+    let app = spawn_app(Role::All, Backend::Sqlite).await;
+    let typist = user(&app, "dee").await;
+    let reader = user(&app, "eli").await;
+    let mut t = WsClient::connect(&app.address, &typist).await;
+    let mut r = WsClient::connect(&app.address, &reader).await;
+    t.join("general").await;
+    r.join("general").await;
+    for _ in 0..50 {
+        t.send(json!({"type": "typing", "room": "general"})).await;
+    }
+    // A chat after the flood marks its end: the reader saw one typing before it.
+    t.send(chat("general", "done typing", "c-1")).await;
+    let mut typing = 0;
+    loop {
+        let frame = r.recv().await;
+        match frame["type"].as_str() {
+            Some("typing") => typing += 1,
+            Some("chat") => break,
+            _ => {}
+        }
+    }
+    assert_eq!(typing, 1);
+    app.stop().await;
+}

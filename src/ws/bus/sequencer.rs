@@ -248,6 +248,7 @@ mod tests {
     fn one_listener(gap_wait: Option<Duration>) -> (Sequencer, impl Fn() -> Vec<Bytes>) {
         let hub = Arc::new(Hub::new(
             WsMetrics::new(&prometheus::Registry::new()).expect("metrics"),
+            crate::ws::ConnCaps::default(),
         ));
         let (outbox, sent) = recording_outbox_of(1024);
         let user: Arc<str> = Arc::from("ann");

@@ -45,7 +45,13 @@ pub struct Connection {
     pub jobs: SaveLanes,
     pub drain: Arc<Drain>,
     pub limits: ConnLimits,
+    /// When this connection's last `typing` was passed on, per room.
+    pub typed: std::cell::RefCell<std::collections::HashMap<RoomName, Instant>>,
 }
+
+/// The shortest time between two `typing` frames of one connection in one room that are
+/// both passed on to the room.
+pub const TYPING_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Leaves every room and unregisters the connection when the task ends, however it ends.
 struct Membership {
@@ -87,18 +93,22 @@ impl Connection {
                 frame = inbound.next() => {
                     let Some(frame) = frame else { break };
                     last_heard = Instant::now();
+                    // Every frame a client sends counts, binary and pings too: none is free
+                    // to flood with. (A close is not limited: it ends the connection.)
+                    if !matches!(frame, Ok(Frame::Close(_)) | Err(_)) && limiter.check().is_err() {
+                        abuses += 1;
+                        if abuses > self.limits.abuse_limit {
+                            self.outbox.close(crate::ws::CLOSE_POLICY);
+                            break;
+                        }
+                        if let Ok(Frame::Text(bytes)) = &frame {
+                            let cid = protocol::client_id_of(bytes);
+                            self.reply(frames::error(ErrorCode::RateLimited, "slow down", cid.as_deref()));
+                        }
+                        continue;
+                    }
                     match frame {
                         Ok(Frame::Text(bytes)) => {
-                            if limiter.check().is_err() {
-                                abuses += 1;
-                                if abuses > self.limits.abuse_limit {
-                                    self.outbox.close(1008);
-                                    break;
-                                }
-                                let cid = protocol::client_id_of(&bytes);
-                                self.reply(frames::error(ErrorCode::RateLimited, "slow down", cid.as_deref()));
-                                continue;
-                            }
                             self.on_text(bytes, &mut membership.rooms).await;
                         }
                         Ok(Frame::Binary(_)) => {
@@ -181,7 +191,18 @@ impl Connection {
             }
             Command::Typing(room) => {
                 if rooms.contains(&room) {
-                    self.bus.publish_typing(room.as_str(), &self.username);
+                    // At most one a room per interval is passed on: a client that floods
+                    // typing multiplies nothing.
+                    let now = Instant::now();
+                    let mut typed = self.typed.borrow_mut();
+                    let due = typed
+                        .get(&room)
+                        .is_none_or(|last| now.duration_since(*last) >= TYPING_INTERVAL);
+                    if due {
+                        typed.insert(room.clone(), now);
+                        drop(typed);
+                        self.bus.publish_typing(room.as_str(), &self.username);
+                    }
                 } else {
                     self.reply(frames::error(
                         ErrorCode::Forbidden,
@@ -370,7 +391,10 @@ mod tests {
 
     #[actix_web::test]
     async fn a_removal_while_the_membership_is_checked_leaves_no_subscription() {
-        let hub = Arc::new(Hub::new(WsMetrics::new(&Registry::new()).expect("metrics")));
+        let hub = Arc::new(Hub::new(
+            WsMetrics::new(&Registry::new()).expect("metrics"),
+            crate::ws::ConnCaps::default(),
+        ));
         let store = Arc::new(RemovedDuringCheck {
             checks: AtomicU32::new(0),
             checking: Notify::new(),
@@ -379,7 +403,9 @@ mod tests {
         let (outbox, sent) = recording_outbox_of(16);
         let username: Arc<str> = Arc::from("bob");
         let conn = Connection {
-            id: hub.connect(&username, None, &outbox),
+            id: hub
+                .connect(&username, None, None, &outbox)
+                .expect("a connection"),
             user_id: 2,
             username,
             outbox,
@@ -397,6 +423,7 @@ mod tests {
                 max_rooms: 4,
                 abuse_limit: 3,
             },
+            typed: Default::default(),
         };
         let room = RoomName::parse("secret").expect("room name");
         let mut rooms = HashSet::new();
