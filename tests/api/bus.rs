@@ -485,3 +485,91 @@ async fn an_ended_session_closes_its_sockets_on_every_node() {
     a.stop().await;
     b.stop().await;
 }
+
+/// Node B's connections to Redis go silent without closing (a proxy stops passing bytes but
+/// keeps the sockets open, as a dead peer or a dropping network would). B notices within a
+/// bounded time (`/healthz` says `degraded`, the bus `down`), reconnects, and its client misses nothing for
+/// good: what was published during the silence is in the events feed, and what comes after
+/// is delivered live again.
+#[actix_web::test]
+async fn a_silent_redis_connection_is_noticed_and_replaced() {
+    use crate::helpers::StallingProxy;
+    let redis = redis_url();
+    let redis_addr = redis
+        .trim_start_matches("redis://")
+        .trim_end_matches('/')
+        .to_owned();
+    let proxy = StallingProxy::start(&redis_addr).await;
+    let channel = new_channel();
+    let a = all_node(&redis, &channel, 30).await;
+    let public = a.data_dir.path().join("jwt_ed25519.pub.pem");
+    let (via_proxy, front, ch) = (
+        format!("redis://{}", proxy.address),
+        a.address.clone(),
+        channel.clone(),
+    );
+    let b = spawn_app_with(Role::Ws, Backend::Sqlite, move |s| {
+        s.bus.redis_url = Some(SecretString::from(via_proxy));
+        s.bus.channel = ch;
+        s.ws.front_url = Some(front);
+        s.internal.token = Some(SecretString::from(SERVICE));
+        s.jwt.public_key_file = Some(public);
+    })
+    .await;
+    for node in [&a, &b] {
+        wait_for_bus(node, "ok").await;
+    }
+    a.register("ida", "ida's password").await;
+    a.register("jay", "jay's password").await;
+    let ida_token = a.login("ida", "ida's password").await;
+    let jay_token = a.login("jay", "jay's password").await;
+    let mut ida = WsClient::connect(&a.address, &ida_token).await;
+    let mut jay = WsClient::connect(&b.address, &jay_token).await;
+    ida.join("general").await;
+    jay.join("general").await;
+    ida.send(chat("before", "i-1")).await;
+    assert_eq!(ida.recv_type("ack").await["seq"], 1);
+    assert_eq!(chats(&mut jay, 1).await[0]["seq"], 1);
+
+    proxy.stall();
+    let stalled = Instant::now();
+    ida.send(chat("during", "i-2")).await;
+    assert_eq!(ida.recv_type("ack").await["seq"], 2);
+    // `/healthz` answers `degraded` with the bus `down`.
+    wait_for_bus(&b, "down").await;
+    let noticed = stalled.elapsed();
+    let (_, health) = b.get_json("/healthz").await;
+    assert_eq!(health["status"], "degraded");
+    proxy.resume();
+    wait_for_bus(&b, "ok").await;
+    let recovered = stalled.elapsed();
+    eprintln!("silent Redis: noticed after {noticed:?}, bus ok again after {recovered:?}");
+    assert!(noticed < Duration::from_secs(25), "{noticed:?}");
+
+    ida.send(chat("after", "i-3")).await;
+    let live = chats(&mut jay, 1).await;
+    assert_eq!(
+        (live[0]["seq"].clone(), live[0]["content"].clone()),
+        (json!(3), json!("after"))
+    );
+    // The gap jay sees (2) is in the feed, as his client fetches it.
+    let (status, feed) = b
+        .get_with_token("/api/chat/events?room=general&after=1", &jay_token)
+        .await;
+    let feed = if status == 200 {
+        feed
+    } else {
+        a.get_with_token("/api/chat/events?room=general&after=1", &jay_token)
+            .await
+            .1
+    };
+    let contents: Vec<&str> = feed["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["content"].as_str())
+        .collect();
+    assert_eq!(contents, vec!["during", "after"], "{feed}");
+    a.stop().await;
+    b.stop().await;
+}

@@ -13,7 +13,7 @@ pub use app::{TestApp, spawn_app, spawn_app_with};
 pub use browser::Browser;
 pub use db::{Backend, TestDb};
 pub use process::{ChatappProcess, chatapp_cmd};
-pub use proxy::LossyProxy;
+pub use proxy::{LossyProxy, StallingProxy};
 pub use ws::{Ended, WsClient};
 
 /// Runs a test body once per backend, as two tests named `sqlite` and `postgres`.

@@ -81,3 +81,64 @@ async fn relay(
         }
     }
 }
+
+/// A TCP proxy whose connections can be made to go silent without closing, as a peer that
+/// died or a network that drops packets does: `stall()` stops every connection from
+/// passing a byte either way (their sockets stay open), and new ones are accepted and held
+/// silent too, until `resume()`; connections made after that are forwarded as usual.
+pub struct StallingProxy {
+    pub address: String,
+    stalled: tokio::sync::watch::Sender<usize>,
+    holding: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl StallingProxy {
+    pub async fn start(upstream: &str) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("addr").to_string();
+        let (stalled, watch) = tokio::sync::watch::channel(0usize);
+        let holding = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (upstream, hold) = (upstream.to_owned(), holding.clone());
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if hold.load(Ordering::SeqCst) {
+                    tokio::spawn(async move {
+                        std::future::pending::<()>().await;
+                        drop(client);
+                    });
+                    continue;
+                }
+                let Ok(mut server) = TcpStream::connect(&upstream).await else {
+                    continue;
+                };
+                let mut watch = watch.clone();
+                let generation = *watch.borrow_and_update();
+                tokio::spawn(async move {
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => return,
+                        _ = watch.wait_for(|g| *g != generation) => {}
+                    }
+                    // Silent from now on, but open: hold both sockets until the test ends.
+                    std::future::pending::<()>().await;
+                    drop((client, server));
+                });
+            }
+        });
+        Self {
+            address,
+            stalled,
+            holding,
+        }
+    }
+
+    /// Every connection goes silent, and so do new ones until [`Self::resume`].
+    pub fn stall(&self) {
+        self.holding.store(true, Ordering::SeqCst);
+        self.stalled.send_modify(|g| *g += 1);
+    }
+
+    /// New connections are forwarded again (the stalled ones stay silent).
+    pub fn resume(&self) {
+        self.holding.store(false, Ordering::SeqCst);
+    }
+}

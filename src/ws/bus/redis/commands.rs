@@ -12,6 +12,13 @@ use tokio::sync::{mpsc, oneshot};
 use super::presence::{self, Scripts};
 use super::shared::Shared;
 
+/// How long one pipeline may go unanswered before its connection counts as silent. Long:
+/// a refresh of many rooms is slow, not lost.
+const BATCH_SILENCE: Duration = Duration::from_secs(10);
+
+/// How long connecting (and loading the scripts, subscribing) may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Commands sent to Redis in one pipeline at most.
 const PIPELINE: usize = 512;
 
@@ -51,7 +58,16 @@ where
 {
     let mut attempt = 0;
     loop {
-        match connect().await {
+        // A connection attempt that hangs (a peer that accepts and says nothing) fails too.
+        let outcome = tokio::time::timeout(CONNECT_TIMEOUT, connect())
+            .await
+            .unwrap_or_else(|_| {
+                Err(redis::RedisError::from((
+                    redis::ErrorKind::Io,
+                    "no answer within the connect timeout",
+                )))
+            });
+        match outcome {
             Ok(connected) => {
                 shared.set(direction, true);
                 return connected;
@@ -88,7 +104,23 @@ pub async fn run_commands(client: redis::Client, shared: &Shared, mut rx: mpsc::
             if batch.is_empty() && rx.recv_many(&mut batch, PIPELINE).await == 0 {
                 return;
             }
-            if let Err(e) = run_batch(&mut conn, shared, &scripts, &mut batch).await {
+            let sent = tokio::time::timeout(
+                BATCH_SILENCE,
+                run_batch(&mut conn, shared, &scripts, &mut batch),
+            )
+            .await;
+            let Ok(sent) = sent else {
+                // Nothing came back: the connection went silent without closing. The batch
+                // is sent again on a new one (repeats are harmless: nodes deliver each seq
+                // once, and presence updates are idempotent).
+                shared.set(&shared.commands_up, false);
+                tracing::warn!(
+                    silent_secs = BATCH_SILENCE.as_secs(),
+                    "Redis bus: commands went unanswered; reconnecting"
+                );
+                break;
+            };
+            if let Err(e) = sent {
                 // NOSCRIPT (Redis restarted behind a proxy, or SCRIPT FLUSH): reconnecting
                 // loads the scripts again.
                 let no_script = e.code() == Some("NOSCRIPT");

@@ -19,10 +19,14 @@ pub enum Topic<'a> {
     AccountClosed { user: &'a str },
     /// A session ended (the room is empty): close the sockets it opened.
     SessionEnded { session: &'a str },
+    /// A node is alive and its commands reach Redis (the room is empty): every node hears
+    /// something at least this often, so a subscription that hears nothing has gone silent.
+    Heartbeat,
 }
 
 const ACCOUNT_CLOSED: &str = "account_closed";
 const SESSION_ENDED: &str = "session_ended";
+const HEARTBEAT: &str = "heartbeat";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Presence {
@@ -68,6 +72,7 @@ pub fn encode(node: &str, room: &str, topic: Topic<'_>, json: &str) -> String {
         Topic::SessionEnded { session } => {
             format!("{node}\n{SESSION_ENDED}\n{room}\n{session}\n{json}")
         }
+        Topic::Heartbeat => format!("{node}\n{HEARTBEAT}\n{room}\n\n{json}"),
     }
 }
 
@@ -88,6 +93,7 @@ pub fn decode(payload: &str) -> Option<Envelope<'_>> {
         },
         None if kind == ACCOUNT_CLOSED => Topic::AccountClosed { user: arg },
         None if kind == SESSION_ENDED => Topic::SessionEnded { session: arg },
+        None if kind == HEARTBEAT => Topic::Heartbeat,
         None => Topic::Presence {
             kind: Presence::parse(kind)?,
             user: arg,
@@ -124,6 +130,7 @@ mod tests {
             Topic::SessionEnded {
                 session: "Zm9vYmFy",
             },
+            Topic::Heartbeat,
         ];
         for topic in topics {
             let json = r#"{"type":"x","content":"two\nlines"}"#;

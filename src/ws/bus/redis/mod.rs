@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use tokio::sync::{mpsc, oneshot};
@@ -65,7 +65,8 @@ impl RedisBus {
                     tokio::join!(
                         run_commands(client.clone(), &shared, rx),
                         subscriber(client, &shared),
-                        refresher(&shared, refresh),
+                        refresher(&shared, refresh.clone()),
+                        heartbeat(&shared, refresh),
                         order_timer(&shared),
                     );
                 });
@@ -193,6 +194,30 @@ async fn refresher(shared: &Shared, commands: mpsc::Sender<Command>) {
     }
 }
 
+/// How often a node publishes a heartbeat.
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(2);
+/// A subscription that hears nothing (not even this node's own heartbeats) for this long
+/// has gone silent without closing (a dead peer, a stalled network): it is dropped, the bus
+/// says `degraded`, and it reconnects. Clients fill what they missed from the events feed.
+pub const SILENCE_LIMIT: Duration = Duration::from_secs(10);
+
+/// Publishes this node's heartbeat while its commands reach Redis.
+async fn heartbeat(shared: &Shared, commands: mpsc::Sender<Command>) {
+    let mut every = tokio::time::interval(HEARTBEAT_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let envelope = envelope::encode(&shared.node, "", Topic::Heartbeat, "{}");
+    loop {
+        every.tick().await;
+        if shared
+            .commands_up
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            // A full queue means Redis is behind: the subscription hears the rest anyway.
+            let _ = commands.try_send(Command::Publish(envelope.clone()));
+        }
+    }
+}
+
 /// Delivers messages that waited out their predecessor.
 async fn order_timer(shared: &Shared) {
     let mut every = tokio::time::interval(ORDER_WAIT / 4);
@@ -214,15 +239,29 @@ async fn subscriber(client: redis::Client, shared: &Shared) {
         .await;
         tracing::info!("Redis bus: subscribed");
         let mut messages = pubsub.on_message();
-        while let Some(msg) = messages.next().await {
-            let Ok(payload) = msg.get_payload::<String>() else {
-                continue;
-            };
-            deliver(shared, &payload);
+        loop {
+            match tokio::time::timeout(SILENCE_LIMIT, messages.next()).await {
+                Ok(Some(msg)) => {
+                    let Ok(payload) = msg.get_payload::<String>() else {
+                        continue;
+                    };
+                    deliver(shared, &payload);
+                }
+                Ok(None) => {
+                    tracing::warn!("Redis bus: subscription lost; reconnecting");
+                    break;
+                }
+                Err(_) => {
+                    tracing::warn!(
+                        silent_secs = SILENCE_LIMIT.as_secs(),
+                        "Redis bus: the subscription went silent; reconnecting"
+                    );
+                    break;
+                }
+            }
         }
         drop(messages);
         shared.set(&shared.subscribed, false);
-        tracing::warn!("Redis bus: subscription lost; reconnecting");
     }
 }
 
@@ -251,6 +290,7 @@ fn deliver(shared: &Shared, payload: &str) {
         Topic::SessionEnded { session } => {
             shared.hub.close_session(session, super::CLOSE_ACCOUNT);
         }
+        Topic::Heartbeat => {}
         Topic::Presence { user, .. } => {
             shared
                 .hub
