@@ -267,7 +267,11 @@ impl Connection {
             Some(everywhere) => merge_users(joined.users, everywhere).await,
             None => joined.users,
         };
-        self.reply(frames::online_users(room.as_str(), &users));
+        // The answer to the join: a client that keeps asking and does not read is closed
+        // (1013) rather than fed (the queue's byte budget).
+        let _ = self
+            .outbox
+            .send_or_close(frames::online_users(room.as_str(), &users));
     }
 
     /// Whether the user may subscribe to the room; when not, the client is told why.

@@ -2,7 +2,7 @@
 //! whatever is still queued.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use futures_util::task::AtomicWaker;
@@ -10,6 +10,15 @@ use tokio::sync::{Notify, mpsc};
 
 /// Close code for a reader too slow to keep up ("try again later").
 pub const CLOSE_TOO_SLOW: u16 = 1013;
+
+/// Frames longer than this count against the queue's byte budget; shorter ones (nearly
+/// every chat frame) only against its length, so the fan-out path pays one comparison.
+pub const LARGE_FRAME: usize = 4 * 1024;
+/// The most bytes of large frames one queue holds (a queue always takes one, however
+/// large). With the queue's length, a connection's memory is bounded in bytes: a client
+/// that asks again and again for big answers (a `join` of a large room) and does not read
+/// them is closed, not fed.
+pub const LARGE_BUDGET: usize = 4 * 1024 * 1024;
 
 /// What the queue's two ends share.
 pub(super) struct Shared {
@@ -20,9 +29,18 @@ pub(super) struct Shared {
     pub(super) closed: Notify,
     /// The close waits for the frames queued before it (a graceful stop).
     pub(super) after_queue: AtomicBool,
+    /// Bytes of large frames queued and not yet taken by the writer.
+    pub(super) large_bytes: AtomicUsize,
 }
 
 impl Shared {
+    /// The writer took `frame` off the queue.
+    pub(super) fn taken(&self, frame: &Bytes) {
+        if frame.len() > LARGE_FRAME {
+            self.large_bytes.fetch_sub(frame.len(), Ordering::AcqRel);
+        }
+    }
+
     /// The socket failed: the connection ends without a close frame.
     pub(super) fn failed(&self, code: u16) {
         if self
@@ -62,6 +80,7 @@ impl Outbox {
             waker: AtomicWaker::new(),
             closed: Notify::new(),
             after_queue: AtomicBool::new(false),
+            large_bytes: AtomicUsize::new(0),
         });
         let outbox = Self {
             tx,
@@ -72,9 +91,22 @@ impl Outbox {
     }
 
     pub fn send(&self, frame: Bytes) -> Result<(), NotQueued> {
-        self.tx.try_send(frame).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => NotQueued::Full,
-            mpsc::error::TrySendError::Closed(_) => NotQueued::Closed,
+        let large = frame.len();
+        if large > LARGE_FRAME {
+            let before = self.shared.large_bytes.fetch_add(large, Ordering::AcqRel);
+            if before > 0 && before + large > LARGE_BUDGET {
+                self.shared.large_bytes.fetch_sub(large, Ordering::AcqRel);
+                return Err(NotQueued::Full);
+            }
+        }
+        self.tx.try_send(frame).map_err(|e| {
+            if large > LARGE_FRAME {
+                self.shared.large_bytes.fetch_sub(large, Ordering::AcqRel);
+            }
+            match e {
+                mpsc::error::TrySendError::Full(_) => NotQueued::Full,
+                mpsc::error::TrySendError::Closed(_) => NotQueued::Closed,
+            }
         })
     }
 
@@ -190,6 +222,39 @@ mod tests {
             Err(NotQueued::Full)
         );
         assert_eq!(outbox.close_code(), Some(CLOSE_TOO_SLOW));
+    }
+
+    #[test]
+    fn large_frames_are_bounded_in_bytes_and_freed_as_they_are_written() {
+        let (outbox, mut rx, shared) = Outbox::new(1024);
+        let big = Bytes::from(vec![b'x'; 100 * 1024]);
+        let mut queued = 0;
+        while outbox.send(big.clone()).is_ok() {
+            queued += 1;
+            assert!(queued < 1024, "never full");
+        }
+        assert_eq!(queued, LARGE_BUDGET / big.len());
+        // Small frames still fit: the budget is for large ones.
+        assert_eq!(outbox.send(Bytes::from_static(b"ack")), Ok(()));
+        // An essential large frame that does not fit closes the reader.
+        assert_eq!(outbox.send_or_close(big.clone()), Err(NotQueued::Full));
+        assert_eq!(outbox.close_code(), Some(CLOSE_TOO_SLOW));
+        // The writer takes one: there is room for one more.
+        let (outbox, mut rx2, shared2) = Outbox::new(1024);
+        for _ in 0..queued {
+            outbox.send(big.clone()).expect("fits");
+        }
+        assert_eq!(outbox.send(big.clone()), Err(NotQueued::Full));
+        let taken = rx2.try_recv().expect("a frame");
+        shared2.taken(&taken);
+        assert_eq!(outbox.send(big.clone()), Ok(()));
+        // One frame larger than the whole budget still goes to an empty queue.
+        let (outbox, _rx3, _) = Outbox::new(4);
+        assert_eq!(
+            outbox.send(Bytes::from(vec![b'y'; LARGE_BUDGET + 1])),
+            Ok(())
+        );
+        drop((rx.try_recv(), shared));
     }
 
     #[test]

@@ -79,6 +79,7 @@ impl futures_util::Stream for OutboundBody {
             if this.shared.after_queue.load(Ordering::Acquire)
                 && let Poll::Ready(Some(frame)) = this.rx.poll_recv(cx)
             {
+                this.shared.taken(&frame);
                 return Poll::Ready(Some(Ok(frame)));
             }
             this.done = true;
@@ -89,7 +90,10 @@ impl futures_util::Stream for OutboundBody {
             return Poll::Ready(Some(Ok(encode(Message::Close(Some(reason))))));
         }
         match this.rx.poll_recv(cx) {
-            Poll::Ready(Some(frame)) => Poll::Ready(Some(Ok(frame))),
+            Poll::Ready(Some(frame)) => {
+                this.shared.taken(&frame);
+                Poll::Ready(Some(Ok(frame)))
+            }
             Poll::Ready(None) => {
                 this.done = true;
                 Poll::Ready(None)
