@@ -16,7 +16,8 @@ use std::sync::Arc;
 
 use actix_csrf::CsrfMiddleware;
 use actix_web::cookie::SameSite;
-use actix_web::http::Method;
+use actix_web::dev::Service;
+use actix_web::http::{Method, header};
 use actix_web::web;
 use rand::rngs::StdRng;
 
@@ -128,6 +129,20 @@ pub fn configure(state: FrontState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(
                 web::resource("/auth/reset/{token}")
                     .wrap(csrf.clone())
+                    // No `Referer` at all from these pages, not even to this origin: the
+                    // link's token is in their address, and a request log that keeps
+                    // referrers would keep it.
+                    .wrap_fn(|req, srv| {
+                        let response = srv.call(req);
+                        async move {
+                            let mut response = response.await?;
+                            response.headers_mut().insert(
+                                header::REFERRER_POLICY,
+                                header::HeaderValue::from_static("no-referrer"),
+                            );
+                            Ok(response)
+                        }
+                    })
                     .route(web::get().to(pages::reset_page))
                     .route(web::post().to(pages::reset_submit)),
             )

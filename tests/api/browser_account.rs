@@ -282,6 +282,32 @@ async fn password(size: Size) {
     assert_eq!(status, 401, "{body}");
     page.goto(&format!("{base}/home")).await;
     page.wait_for(CONNECTED).await;
+
+    // Deactivating takes the password, then a second, explicit yes.
+    open_account(&page).await;
+    page.type_into("#deactivate-password", PASSWORD).await;
+    page.click("#deactivate-form [data-role=ask] button").await;
+    page.wait_for("!document.querySelector('#deactivate-form [data-role=confirm]').hidden")
+        .await;
+    page.click("#deactivate-form [data-role=confirm-yes]").await;
+    page.wait_for("document.getElementById('deactivate-password-error').textContent !== ''")
+        .await;
+    assert!(
+        page.js(
+            "return document.querySelector('#deactivate-form [data-role=confirm]').hidden;",
+            json!([])
+        )
+        .await
+            == json!(true),
+        "a wrong password asks again from the start"
+    );
+    fill(&page, "#deactivate-password", NEW_PASSWORD).await;
+    page.click("#deactivate-form [data-role=ask] button").await;
+    page.click("#deactivate-form [data-role=confirm-yes]").await;
+    page.wait_for(ON_SIGN_IN_FORM).await;
+    let (status, body) = api_login(&app, "bob", NEW_PASSWORD).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"]["code"], "account_deactivated", "{body}");
     page.quit().await;
     app.stop().await;
 }
@@ -442,6 +468,20 @@ async fn two_factor(size: Size) {
         .await;
     let (status, body) = api_login(&app, "carol", PASSWORD).await;
     assert_eq!(status, 200, "{body}");
+
+    // Deleting the account: the password, a second yes, then the sign-in form; the name is
+    // free again.
+    page.type_into("#delete-password", PASSWORD).await;
+    page.click("#delete-form [data-role=ask] button").await;
+    page.wait_for("!document.querySelector('#delete-form [data-role=confirm]').hidden")
+        .await;
+    page.screenshot(&format!("account-delete-confirm-{}", size.name()))
+        .await;
+    page.click("#delete-form [data-role=confirm-yes]").await;
+    page.wait_for(ON_SIGN_IN_FORM).await;
+    let (status, body) = api_login(&app, "carol", PASSWORD).await;
+    assert_eq!(status, 401, "{body}");
+    app.register("carol", PASSWORD).await;
     page.quit().await;
     app.stop().await;
 }
@@ -627,6 +667,13 @@ async fn the_account_and_reset_pages() {
     assert!(
         !form.body.contains(&token),
         "the token stays out of the page"
+    );
+    assert_eq!(
+        form.headers
+            .get("referrer-policy")
+            .and_then(|v| v.to_str().ok()),
+        Some("no-referrer"),
+        "nor is it sent on in a Referer"
     );
     let csrf = form.csrf_token();
 
