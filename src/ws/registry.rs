@@ -126,7 +126,10 @@ mod tests {
         assert!(r.remove(1).is_some());
         assert!(r.insert(6, conn("cid", "192.0.2.1"), caps).is_ok());
         assert!(r.insert(7, conn("ann", "192.0.2.2"), caps).is_ok());
-        assert_eq!(r.insert(8, conn("ann", "192.0.2.3"), caps), Err(TooMany::User));
+        assert_eq!(
+            r.insert(8, conn("ann", "192.0.2.3"), caps),
+            Err(TooMany::User)
+        );
         assert!(r.remove(2).is_some());
         assert!(r.insert(8, conn("ann", "192.0.2.3"), caps).is_ok());
         assert_eq!(r.values().count(), 4);

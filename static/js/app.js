@@ -1,9 +1,9 @@
 // chatapp's chat page, the entry module: it wires the pieces together and reacts to the
 // page and the socket. The pieces:
 //   connection.js  the WebSocket: tokens, reconnecting with backoff
-//   outbox.js      messages sent but not acknowledged, kept across reloads; resending
+//   outbox.js      messages sent but not acknowledged, kept across reloads; sending them
 //   room_log.js    per room: the last seq seen, gaps, duplicates, what to draw
-//   catch_up.js    fills a room's log from the events feed
+//   catch_up.js    fills a room's log from the events feed; joins and their answers
 //   chat_view.js   drawing
 //   api.js         the REST API
 //   workspace.js   rooms and people: the sidebar's groups, direct rooms' names, controls
@@ -15,8 +15,8 @@
 // release's app.js with an older release's modules.
 const version = new URL(import.meta.url).search;
 const [
-  { createApi, errorMessage }, { backoff, soon }, { CatchUp }, { createChatView }, { Connection },
-  { Outbox, Resender, chatFrame }, { RoomLog, isRoomEvent },
+  { createApi, errorMessage }, { backoff, soon }, { CatchUp, Joins }, { createChatView }, { Connection },
+  { Outbox, Sender, chatFrame }, { RoomLog, isRoomEvent },
   {
     groupRooms, unlabelled, roomLabel, roomControls, membershipChange, removalNotice, isDirect,
     roomNameProblem,
@@ -93,14 +93,16 @@ const connection = new Connection({
   onClose: closed,
   onEnded: sessionEnded,
 });
-const resender = new Resender({ outbox, backoff, send: (item) => connection.send(chatFrame(item)) });
+// Sends the outbox: a window at a time, oldest first, pausing after what could not be stored.
+const sender = new Sender({ outbox, backoff, send: (item) => connection.send(chatFrame(item)) });
+// The joins sent on this socket, waiting for their answers.
+const joins = new Joins();
 
 let room = localStorage.getItem(ROOM_KEY) || 'general';
 let log = null; // the RoomLog of the room shown
 let catchUp = null; // its CatchUp
-let joining = false; // a join was sent on this socket and its presence has not come yet
 let joinFailures = 0;
-let flushWhenCaughtUp = false; // a new socket: send the outbox once the room is caught up
+let joinRetry = null; // the timer of a join to send again (the server could not check the room)
 let loadingOlder = false;
 let lastTypingSent = 0;
 let rooms = []; // what GET /api/rooms said: the rooms this user can see
@@ -118,6 +120,7 @@ const titleOf = (name) => (isDirect(roomOf(name)) ? labelOf(name) : `# ${name}`)
 
 function openRoom(name) {
   catchUp?.stop();
+  clearTimeout(joinRetry); // the new room's own join follows
   room = name;
   localStorage.setItem(ROOM_KEY, room);
   view.openRoom(room, titleOf(room));
@@ -160,19 +163,12 @@ function leaveShownRoom(notice) {
   view.showNotice(notice);
 }
 
-// Joins the room shown. Its catch-up waits for the server's answer (the presence frame):
-// from then on every new event of the room comes live, so the feed fetched after it
-// cannot miss one. Live events that come before are queued by the log.
+// Joins the room shown. Its catch-up waits for the server's answer to this join (the
+// presence frame): from then on every new event of the room comes live, so the feed fetched
+// after it cannot miss one. Live events that come before are queued by the log.
 function join() {
-  joining = true;
   catchUp.hold();
-  connection.send({ type: 'join', room });
-}
-
-function joined() {
-  joining = false;
-  joinFailures = 0;
-  catchUp.run();
+  if (connection.send({ type: 'join', room })) joins.sent(room);
 }
 
 function renderRooms() {
@@ -345,7 +341,7 @@ function draw(message) {
   view.clearTyping(message.sender);
   // One of ours, stored (seen in the feed before its ack, say): no need to send it again.
   if (message.sender === me && message.client_id && outbox.remove(message.client_id)) {
-    resender.acked(message.client_id);
+    sender.acked(message.client_id);
   }
 }
 
@@ -369,25 +365,23 @@ async function loadOlder() {
 function caughtUp() {
   if (!connection.isOpen) return;
   view.setState('connected');
-  if (flushWhenCaughtUp) {
-    // Everything not acked yet, with its own client_id: what was in fact stored while
-    // the socket was down is acked again, not stored twice.
-    flushWhenCaughtUp = false;
-    for (const item of outbox.items) connection.send(chatFrame(item));
-  }
+  // Everything not acked yet goes (again), a window at a time, with its own client_id: what
+  // was in fact stored while the socket was down is acked again, not stored twice; what
+  // the catch-up found stored has left the outbox already.
+  sender.start();
 }
 
 // ---- the socket ----------------------------------------------------------------------------
 function opened() {
   view.setState('catching-up');
-  flushWhenCaughtUp = true;
   joinFailures = 0;
   join();
 }
 
 function closed() {
-  joining = false;
-  resender.reset();
+  clearTimeout(joinRetry); // the next socket joins by itself
+  joins.reset();
+  sender.reset();
 }
 
 function handle(frame) {
@@ -395,20 +389,24 @@ function handle(frame) {
     const change = membershipChange(frame, me, room);
     if (change && membershipChanged(frame, change)) return;
     if (frame.room !== room) return; // a room just left
-    const { apply, gap } = log.live(frame);
-    apply.forEach(draw);
-    if (gap) catchUp.run();
+    catchUp.live(frame);
     return;
   }
   switch (frame.type) {
     case 'ack':
       acked(frame);
       return;
-    case 'presence':
+    case 'presence': {
+      const answer = joins.answer(frame);
       if (frame.room !== room) return;
       view.showOnline(frame.users);
-      if (joining) joined();
+      // The answer to the room's last join: it is subscribed, the catch-up may start.
+      if (answer?.last) {
+        joinFailures = 0;
+        catchUp.run();
+      }
       return;
+    }
     case 'join':
       if (frame.room === room) view.addOnline(frame.sender);
       return;
@@ -448,7 +446,7 @@ function membershipChanged(frame, change) {
 
 function acked(ack) {
   outbox.remove(ack.client_id);
-  resender.acked(ack.client_id);
+  sender.acked(ack.client_id);
   if (ack.room !== room) return;
   if (log.shown(ack.id)) {
     view.removePending(ack.client_id); // drawn already, from the feed or the chat frame
@@ -457,44 +455,52 @@ function acked(ack) {
   // If there is no pending copy to turn into the message, the log is not told: the chat
   // event that follows draws it.
   if (!view.confirmPending(ack.client_id, ack)) return;
-  const { apply, gap } = log.ack(ack);
-  apply.forEach(draw);
-  if (gap) catchUp.run();
+  // Its seq counts as seen in order; past a gap, the catch-up fetches what is missing.
+  catchUp.acked(ack);
 }
 
 function failed(error) {
   const clientId = error.client_id;
   if (clientId) {
-    if (!outbox.has(clientId)) return; // stored meanwhile, or given up already
+    if (!outbox.has(clientId)) {
+      sender.dropped(clientId); // stored meanwhile, or given up already (in another tab, say)
+      return;
+    }
     if (RETRY_LATER.has(error.code)) {
-      resender.failed(clientId);
+      sender.failed(clientId);
     } else {
       // Refused for what it is (too long, not allowed): sending it again cannot help.
       outbox.remove(clientId);
-      resender.dropped(clientId);
+      sender.dropped(clientId);
       view.markFailed(clientId, error.message);
       // The room was archived, or we were removed from it, meanwhile.
       if (error.code === 'forbidden' || error.code === 'not_found') refreshRooms();
     }
     return;
   }
-  if (joining && error.code === 'not_found') {
-    // A room this user may not see (any more): back to general.
-    joining = false;
-    const gone = room;
-    rooms = rooms.filter((r) => r.name !== gone);
-    renderRooms();
-    leaveShownRoom(`There is no room #${gone} that you can see.`);
-    return;
-  }
-  if (joining && error.code === 'unavailable') {
-    // The server could not check the room right now (its database is down, say).
-    const forRoom = room;
-    joinFailures += 1;
-    setTimeout(() => {
-      if (joining && room === forRoom) connection.send({ type: 'join', room });
-    }, backoff(joinFailures));
-    return;
+  const answer = joins.answer(error);
+  if (answer) {
+    // The answer to a join. One for a room no longer shown, or for a join of this room
+    // that a later one follows, says nothing about the room now.
+    if (answer.room !== room || !answer.last) return;
+    if (answer.code === 'not_found') {
+      // A room this user may not see (any more): back to general.
+      const gone = room;
+      rooms = rooms.filter((r) => r.name !== gone);
+      renderRooms();
+      leaveShownRoom(`There is no room #${gone} that you can see.`);
+      return;
+    }
+    if (answer.code === 'unavailable' || answer.code === 'rate_limited') {
+      // The server could not check the room right now (its database is down, say).
+      joinFailures += 1;
+      clearTimeout(joinRetry);
+      joinRetry = setTimeout(() => {
+        joinRetry = null;
+        if (connection.isOpen) join();
+      }, backoff(joinFailures));
+      return;
+    }
   }
   view.showError(error.message);
 }
@@ -506,7 +512,7 @@ function submit() {
   if (!content || [...content].length > MAX_CHARS) return;
   const item = outbox.add(room, content);
   view.showPending(item);
-  connection.send(chatFrame(item));
+  sender.queued(); // sent when its turn comes: after those still waiting, within the window
   els.composer.value = '';
   view.updateCounter();
 }
@@ -523,7 +529,7 @@ els.composer.addEventListener('keydown', (event) => {
 });
 els.composer.addEventListener('input', () => {
   view.updateCounter();
-  if (!joining && Date.now() - lastTypingSent > 2500 && els.composer.value.trim()) {
+  if (!joins.waiting(room) && Date.now() - lastTypingSent > 2500 && els.composer.value.trim()) {
     lastTypingSent = Date.now();
     connection.send({ type: 'typing', room });
   }

@@ -1,7 +1,8 @@
 // Brings one room's log up to date from the server: the newest page of messages the first
 // time, then the events feed after `last` until it has nothing more. Live events that arrive
 // meanwhile are queued by the log and applied after, so none is lost and none is drawn
-// twice. No DOM: what to fetch, draw and wait with is passed in (tests pass fakes).
+// twice. Live events and acks go through it too: one past a gap starts a catch-up. No DOM:
+// what to fetch, draw and wait with is passed in (tests pass fakes).
 
 export const HISTORY_PAGE = 50;
 
@@ -41,6 +42,29 @@ export class CatchUp {
     }
     this.#running = true;
     this.#loop();
+  }
+
+  // A live event of the room from the socket (a chat frame, a member added, ...). One that
+  // follows what was seen is drawn at once. One past a gap is kept, never dropped and never
+  // skipped over: the feed is read for what is missing and it is drawn after that, in seq
+  // order. While a catch-up runs it waits in the log; the running catch-up applies it when
+  // it ends, and goes again if the gap is still open then.
+  live(event) {
+    this.#applied(this.log.live(event));
+  }
+
+  // The ack of one of our messages, whose pending copy the page turned into the message: its
+  // seq counts as seen, in order like any event. An ack past a gap (someone else wrote in
+  // between and we did not hear it) starts a catch-up; `last` does not jump past the gap.
+  acked(ack) {
+    this.#applied(this.log.ack(ack));
+  }
+
+  #applied({ apply, gap }) {
+    if (apply.length) this.draw(apply);
+    // While a join waits for its answer the log is paused and reports no gap; the answer
+    // starts the catch-up (see hold()).
+    if (gap && !this.#waiting) this.run();
   }
 
   // The room was left: whatever is in flight is dropped.
@@ -120,5 +144,51 @@ export class CatchUp {
     await Promise.race([this.wait(this.backoff(this.#failures)), woken]);
     this.#wake = null;
     return !this.#stopped;
+  }
+}
+
+// The joins sent on one socket that wait for their answer. The server answers a socket's
+// joins one by one, in the order they were sent: with the room's `presence` frame (action
+// `online_users`: from then on the room's events come live) or with an `error` that has no
+// client_id. Only the answer to the *last* join of a room says it is subscribed now: a room
+// left and joined again before the first answer came (a quick switch away and back) has two
+// joins on the way, and the first one's answer came before the `leave`, so a catch-up
+// started on it could fetch the feed before the second join subscribes and miss what is
+// stored in between.
+const JOIN_REFUSALS = new Set(['not_found', 'unavailable', 'forbidden', 'rate_limited']);
+
+export class Joins {
+  #rooms = []; // the rooms of the joins sent and not answered yet, oldest first
+
+  sent(room) {
+    this.#rooms.push(room);
+  }
+
+  // Whether a join of this room waits for its answer.
+  waiting(room) {
+    return this.#rooms.includes(room);
+  }
+
+  // A frame from the socket. When it answers a join: {room, joined, code, last}, `joined`
+  // for the presence frame and the error's `code` otherwise, `last` when no later join of
+  // that room is on its way (the answer to an earlier one says nothing about the room
+  // now). Otherwise null.
+  answer(frame) {
+    let at = -1;
+    if (frame?.type === 'presence' && frame.action === 'online_users') {
+      at = this.#rooms.indexOf(frame.room);
+    } else if (frame?.type === 'error' && !frame.client_id && JOIN_REFUSALS.has(frame.code)) {
+      at = this.#rooms.length ? 0 : -1;
+    }
+    if (at < 0) return null;
+    // Answers come in order: the joins before this one were answered already.
+    const room = this.#rooms.splice(0, at + 1)[at];
+    const joined = frame.type === 'presence';
+    return { room, joined, code: joined ? null : frame.code, last: !this.#rooms.includes(room) };
+  }
+
+  // The socket closed: no answer will come.
+  reset() {
+    this.#rooms = [];
   }
 }

@@ -54,7 +54,7 @@ async fn register_and_login(backend: Backend) {
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["token_type"], "Bearer");
-    assert_eq!(body["expires_in"], 900);
+    assert_eq!(body["expires_in"], 300);
     assert!(
         body.get("session_token").is_none(),
         "no session unless asked for"
@@ -78,7 +78,12 @@ async fn register_and_login(backend: Backend) {
         claims["iat"].as_u64().expect("iat"),
         claims["exp"].as_u64().expect("exp"),
     );
-    assert_eq!(exp - iat, 900);
+    assert_eq!(exp - iat, 300);
+    // The access token names the server-side session it belongs to.
+    assert!(
+        claims["sid"].as_str().is_some_and(|s| s.len() >= 20),
+        "{claims}"
+    );
     assert!(iat.abs_diff(now()) < 60);
 
     let (status, jwks) = app.get_json("/auth/api/jwks.json").await;
@@ -91,7 +96,7 @@ async fn register_and_login(backend: Backend) {
     assert_eq!(status, 200, "{me}");
     assert_eq!(
         me,
-        json!({"id": id, "username": "Alice", "display_name": null, "role": "admin"}),
+        json!({"id": id, "username": "Alice", "display_name": null, "role": "admin", "totp": false}),
         "the first account is the administrator"
     );
     app.stop().await;

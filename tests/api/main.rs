@@ -9,6 +9,7 @@ mod helpers;
 mod auth;
 mod browser;
 mod browser_account;
+mod browser_delivery;
 mod browser_workspace;
 mod bus;
 mod chat;

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { CatchUp } from '../../static/js/catch_up.js';
+import { CatchUp, Joins } from '../../static/js/catch_up.js';
 import { RoomLog } from '../../static/js/room_log.js';
 import { backoff, soon } from '../../static/js/backoff.js';
 
@@ -150,6 +150,167 @@ test('a stopped catch-up (the room was left) draws nothing more', async () => {
   t.catchUp.stop();
   await new Promise((r) => setTimeout(r, 10));
   assert.deepEqual(t.drawn, []);
+});
+
+// A feed whose answers the test gives by hand: each request waits until answered, so a
+// test can say what happens while a catch-up runs.
+function handFeed(srv) {
+  const asked = [];
+  return {
+    asked,
+    events: (after) => new Promise((resolve) => {
+      asked.push({ after, answer: () => resolve(srv.events.filter((e) => e.seq > after).slice(0, 2)) });
+    }),
+    // Answers the oldest request still open, with what the server has now.
+    async answer() {
+      const open = asked.find((a) => !a.done);
+      assert.ok(open, 'a feed request is open');
+      open.done = true;
+      open.answer();
+      await new Promise((r) => setTimeout(r, 0));
+    },
+    get open() {
+      return asked.filter((a) => !a.done).map((a) => a.after);
+    },
+  };
+}
+
+// A room caught up to seq n, live; the feed answered by hand from now on.
+async function live(n) {
+  const srv = server(n);
+  const t = setUp(srv);
+  t.catchUp.run();
+  await t.done();
+  t.reset();
+  const feed = handFeed(srv);
+  srv.feed = feed.events;
+  t.drawn.length = 0;
+  return { srv, t, feed };
+}
+
+test('an ack past a gap fetches the missing events from the feed; last does not jump over them', async () => {
+  const { srv, t, feed } = await live(2);
+  // Bob's 3 never came live; our own message was stored as 4.
+  srv.events.push({ ...chat(3), sender: 'bob' }, chat(4));
+  t.catchUp.acked({ id: 40, seq: 4, client_id: 'c1' });
+  assert.equal(t.log.last, 2, 'seq 3 is not skipped');
+  assert.deepEqual(feed.open, [2], 'the feed is asked for what follows 2');
+  await feed.answer(); // 3, 4
+  await feed.answer(); // nothing more
+  await t.done();
+  assert.deepEqual(t.drawn, [3], 'bob\'s message is drawn; ours was drawn from its pending copy');
+  assert.equal(t.log.last, 4);
+  t.catchUp.live(chat(4)); // our own chat frame, after the ack
+  t.catchUp.live(chat(5));
+  assert.deepEqual(t.drawn, [3, 5], 'live again, nothing twice');
+});
+
+test('an ack that follows what was seen only moves last: no catch-up', async () => {
+  const { srv, t, feed } = await live(2);
+  srv.events.push(chat(3));
+  t.catchUp.acked({ id: 30, seq: 3, client_id: 'c1' });
+  assert.equal(t.log.last, 3);
+  assert.deepEqual(feed.asked, []);
+});
+
+test('a chat frame past a gap while a catch-up runs is kept, and drawn in seq order after it', async () => {
+  const { srv, t, feed } = await live(2);
+  // 4 comes live, 3 did not: a gap, the catch-up starts.
+  srv.events.push(chat(3), chat(4));
+  t.catchUp.live(chat(4));
+  assert.deepEqual(feed.open, [2]);
+  // While it runs, 6 comes live (5 did not): another gap, and the catch-up is running.
+  srv.events.push(chat(5), chat(6));
+  t.catchUp.live(chat(6));
+  assert.deepEqual(feed.open, [2], 'no second catch-up at once');
+  assert.deepEqual(t.drawn, []);
+  await feed.answer(); // 3, 4
+  await feed.answer(); // 5, 6
+  await feed.answer(); // nothing more
+  await t.done();
+  assert.deepEqual(t.drawn, [3, 4, 5, 6], 'in seq order, each once');
+  assert.equal(t.log.last, 6);
+});
+
+test('a gap still open when the running catch-up ends starts another one; the kept frame is not lost', async () => {
+  const { srv, t, feed } = await live(2);
+  srv.events.push(chat(3));
+  t.catchUp.live(chat(5)); // 5 live before the feed has 4 and 5 (stored after it was read)
+  await feed.answer(); // 3
+  assert.deepEqual(feed.open, [3]);
+  await feed.answer(); // nothing
+  // The running catch-up is over, the log still holds 5 past a gap: it asks again.
+  assert.deepEqual(t.drawn, [3]);
+  assert.deepEqual(feed.open, [3], 'a further catch-up');
+  srv.events.push(chat(4), chat(5));
+  t.catchUp.live(chat(7)); // and another one past a gap meanwhile
+  await feed.answer(); // 4, 5
+  srv.events.push(chat(6));
+  await feed.answer(); // 6
+  await feed.answer(); // nothing; 7 follows
+  await t.done();
+  assert.deepEqual(t.drawn, [3, 4, 5, 6, 7]);
+  assert.equal(t.log.last, 7);
+});
+
+test('while a join waits for its answer, live events are queued and nothing is fetched', async () => {
+  const { srv, t, feed } = await live(2);
+  t.catchUp.hold(); // a new socket: its join is on its way
+  srv.events.push(chat(3), chat(4), chat(5));
+  t.catchUp.live(chat(5)); // past a gap, but the room is not subscribed yet
+  t.catchUp.acked({ id: 40, seq: 4, client_id: 'c1' });
+  assert.deepEqual(feed.asked, [], 'the feed read now could miss what is stored before the subscription');
+  assert.deepEqual(t.drawn, []);
+  t.catchUp.run(); // the join's answer
+  assert.deepEqual(feed.open, [2]);
+  await feed.answer();
+  await feed.answer();
+  await feed.answer();
+  await t.done();
+  assert.deepEqual(t.drawn, [3, 5]);
+});
+
+// The server's answer to a join.
+const presence = (room) => ({ type: 'presence', action: 'online_users', room, users: ['ann'] });
+
+test('joins: only the answer to the last join of a room says it is subscribed', () => {
+  const joins = new Joins();
+  // A quick switch from general to plans and back: two joins of general on their way.
+  joins.sent('general');
+  joins.sent('plans');
+  joins.sent('general');
+  assert.equal(joins.waiting('general'), true);
+  assert.deepEqual(joins.answer(presence('general')),
+    { room: 'general', joined: true, code: null, last: false }, 'answered before the leave: stale');
+  assert.deepEqual(joins.answer(presence('plans')), { room: 'plans', joined: true, code: null, last: true });
+  assert.equal(joins.waiting('general'), true);
+  assert.deepEqual(joins.answer(presence('general')), { room: 'general', joined: true, code: null, last: true });
+  assert.equal(joins.waiting('general'), false);
+  assert.equal(joins.answer(presence('general')), null, 'no join of it is waiting');
+});
+
+test('joins: errors without a client_id answer the oldest join; other frames answer none', () => {
+  const joins = new Joins();
+  joins.sent('gone');
+  joins.sent('general');
+  assert.equal(joins.answer({ type: 'error', code: 'not_saved', client_id: 'c1' }), null, 'a chat\'s');
+  assert.equal(joins.answer({ type: 'error', code: 'bad_request' }), null);
+  assert.equal(joins.answer({ type: 'presence', action: 'something_else', room: 'general' }), null);
+  assert.equal(joins.answer({ type: 'join', room: 'general', sender: 'bob' }), null);
+  assert.deepEqual(joins.answer({ type: 'error', code: 'not_found', message: 'no room' }),
+    { room: 'gone', joined: false, code: 'not_found', last: true });
+  assert.deepEqual(joins.answer({ type: 'error', code: 'unavailable', message: 'later' }),
+    { room: 'general', joined: false, code: 'unavailable', last: true });
+  assert.equal(joins.answer({ type: 'error', code: 'unavailable' }), null, 'none waiting');
+  // A presence answers its join and every one sent before it.
+  joins.sent('a');
+  joins.sent('b');
+  assert.equal(joins.answer(presence('b')).last, true);
+  assert.equal(joins.waiting('a'), false);
+  // A closed socket answers nothing more.
+  joins.sent('general');
+  joins.reset();
+  assert.equal(joins.waiting('general'), false);
 });
 
 test('backoff doubles from 0.5-1 s to a 15-30 s ceiling; soon is within half a second', () => {

@@ -1,9 +1,10 @@
-// The outbox (what was sent and not acked, kept in storage per user) and the resender
-// (what the server could not store is sent again one at a time, in order, with backoff).
+// The outbox (what was sent and not acked, kept in storage per user) and the sender (a
+// window of the oldest at a time; what the server could not store is sent again after a
+// pause, one at a time until storing works again; each message at most once per attempt).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { Outbox, Resender, chatFrame } from '../../static/js/outbox.js';
+import { Outbox, Sender, chatFrame } from '../../static/js/outbox.js';
 
 // localStorage's interface, in memory.
 class FakeStorage {
@@ -90,83 +91,192 @@ test('an item is sent as a chat frame with its client_id', () => {
     { type: 'chat', room: 'general', content: 'hi', client_id: 'c1' });
 });
 
-function resender() {
+// A socket and a server behind it: what the sender sent, what is on its way (each sent at
+// most once until answered), and answers given when the test says.
+function setUp({ window = 16 } = {}) {
   const outbox = new Outbox(new FakeStorage(), 'alice');
   const timers = new FakeTimers();
   const sent = [];
+  const onTheWay = new Set();
   let socketUp = true;
-  const r = new Resender({
+  const sender = new Sender({
     outbox,
     timers,
+    window,
     backoff: (n) => n * 1000,
     send: (item) => {
-      if (socketUp) sent.push(item.client_id);
-      return socketUp;
+      if (!socketUp) return false;
+      assert.equal(onTheWay.has(item.client_id), false, `${item.client_id} sent again before its answer`);
+      onTheWay.add(item.client_id);
+      sent.push(item.client_id);
+      return true;
     },
   });
-  return { outbox, timers, sent, r, down: () => { socketUp = false; } };
+  const server = {
+    ack(id) {
+      assert.ok(onTheWay.delete(id), `${id} was not on its way`);
+      outbox.remove(id);
+      sender.acked(id);
+    },
+    fail(id) {
+      assert.ok(onTheWay.delete(id), `${id} was not on its way`);
+      sender.failed(id);
+    },
+    // Answers everything on its way, oldest first.
+    answerAll(how) {
+      for (const id of [...onTheWay]) this[how](id);
+    },
+    onTheWay,
+  };
+  const add = (n, from = 1) => {
+    const ids = [];
+    for (let i = from; i < from + n; i += 1) ids.push(outbox.add('general', `m${i}`, `c${i}`).client_id);
+    return ids;
+  };
+  return {
+    outbox, timers, sent, sender, server, add,
+    down: () => { socketUp = false; onTheWay.clear(); },
+    up: () => { socketUp = true; },
+  };
 }
 
-test('N failures at once schedule one resend, of one item, oldest first', () => {
-  const { outbox, timers, sent, r } = resender();
-  for (const id of ['c1', 'c2', 'c3']) outbox.add('general', id, id);
-  for (const id of ['c1', 'c2', 'c3']) r.failed(id);
-  assert.equal(timers.due.size, 1, 'one timer, not three');
+test('nothing is sent before start(); then a window of the oldest, not the whole outbox', () => {
+  const { sent, sender, server, add } = setUp();
+  add(40);
+  sender.queued();
+  assert.deepEqual(sent, [], 'the socket is not open (or the room not caught up) yet');
+  sender.start();
+  assert.deepEqual(sent, Array.from({ length: 16 }, (_, i) => `c${i + 1}`));
+  assert.equal(sender.inFlight, 16);
+  // Each answer lets the next one go, in order.
+  server.ack('c1');
+  server.ack('c2');
+  assert.deepEqual(sent.slice(16), ['c17', 'c18']);
+  // Everything arrives, each sent once.
+  while (server.onTheWay.size) server.answerAll('ack');
+  assert.equal(sent.length, 40);
+  assert.deepEqual(sent, Array.from({ length: 40 }, (_, i) => `c${i + 1}`));
+});
+
+test('a new message waits its turn behind those still waiting, within the window', () => {
+  const { sent, sender, server, add } = setUp({ window: 2 });
+  add(3);
+  sender.start();
+  add(1, 4);
+  sender.queued();
+  assert.deepEqual(sent, ['c1', 'c2'], 'the window is full');
+  server.ack('c1');
+  assert.deepEqual(sent, ['c1', 'c2', 'c3'], 'the oldest waiting goes first');
+  server.ack('c2');
+  server.ack('c3');
+  assert.deepEqual(sent, ['c1', 'c2', 'c3', 'c4']);
+});
+
+test('a not_saved pauses; then that message goes again first, alone; once stored, the window reopens', () => {
+  const { sent, timers, sender, server, add } = setUp({ window: 4 });
+  add(6);
+  sender.start();
+  server.fail('c1');
+  server.fail('c2'); // the same outage: one pause
+  server.fail('c3');
+  server.fail('c4');
+  assert.deepEqual(timers.delays, [1000]);
+  assert.equal(sent.length, 4, 'nothing goes during the pause');
   timers.runAll();
-  assert.deepEqual(sent, ['c1'], 'one item, not the whole outbox');
+  assert.deepEqual(sent.slice(4), ['c1'], 'the oldest, alone');
+  server.ack('c1');
+  assert.deepEqual(sent.slice(5), ['c2', 'c3', 'c4', 'c5'], 'stored again: a window, in order');
+  server.answerAll('ack');
+  assert.deepEqual(sent.slice(9), ['c6']);
+  server.answerAll('ack');
+  assert.equal(sent.length, 10);
 });
 
-test('resends go on in order as each is acked, and back off while they fail', () => {
-  const { outbox, timers, sent, r } = resender();
-  for (const id of ['c1', 'c2', 'c3']) outbox.add('general', id, id);
-  r.failed('c1');
-  r.failed('c2');
-  timers.runAll(); // resend c1
-  r.failed('c1'); // still down
-  r.failed('c3'); // a late answer to the first send: the running round gets to it
-  assert.deepEqual(timers.delays, [1000, 2000], 'the pause grows');
-  timers.runAll(); // resend c1 again
-  outbox.remove('c1');
-  r.acked('c1'); // stored: the next goes at once
-  outbox.remove('c2');
-  r.acked('c2');
-  outbox.remove('c3');
-  r.acked('c3');
-  assert.deepEqual(sent, ['c1', 'c1', 'c2', 'c3']);
+test('an ack ends a pause early: storing works again', () => {
+  const { sent, timers, sender, server, add } = setUp({ window: 4 });
+  add(6);
+  sender.start();
+  server.fail('c1'); // a deadlock, say
+  server.ack('c2');
   assert.equal(timers.due.size, 0);
+  assert.deepEqual(sent.slice(4), ['c1', 'c5'], 'c1 again before the newer ones; c3 and c4 are still on their way');
 });
 
-test('an ack of anything ends a pause early: the server stores again', () => {
-  const { outbox, timers, sent, r } = resender();
-  outbox.add('general', 'old', 'c1');
-  r.failed('c1');
-  outbox.add('general', 'new', 'c2');
-  outbox.remove('c2');
-  r.acked('c2');
-  assert.deepEqual(sent, ['c1']);
-  assert.equal(timers.due.size, 0);
-});
-
-test('an item refused for good lets the round go on with the next', () => {
-  const { outbox, timers, sent, r } = resender();
-  outbox.add('general', 'a', 'c1');
-  outbox.add('general', 'b', 'c2');
-  r.failed('c1');
+test('an outage that fails N messages costs one resend per pause, never the outbox per failure', () => {
+  const { sent, timers, sender, server, add, outbox } = setUp();
+  add(100);
+  sender.start();
+  // The database is down: the whole window fails at once.
+  server.answerAll('fail');
+  assert.equal(timers.due.size, 1, 'one pause, not 16');
+  assert.equal(sent.length, 16);
+  for (let pause = 1; pause <= 5; pause += 1) {
+    timers.runAll();
+    assert.equal(sent.length, 16 + pause, 'one message per pause');
+    assert.equal(sent.at(-1), 'c1', 'the oldest');
+    server.answerAll('fail');
+  }
+  assert.deepEqual(timers.delays, [1000, 2000, 3000, 4000, 5000, 6000], 'the pause grows');
+  // The database is back.
   timers.runAll();
+  while (server.onTheWay.size) server.answerAll('ack');
+  assert.equal(outbox.items.length, 0);
+  assert.equal(sent.length, 16 + 5 + 100, 'each message once more after the outage, no storm');
+  assert.deepEqual(sent.slice(21), Array.from({ length: 100 }, (_, i) => `c${i + 1}`), 'stored in order');
+});
+
+test('a message on its way is never sent again before its answer, whatever else is answered', () => {
+  const { sent, timers, sender, server, add } = setUp({ window: 8 });
+  add(20);
+  sender.start();
+  // Failures, acks and pauses in any order: the fake server asserts no message is on its
+  // way twice.
+  server.fail('c3');
+  server.fail('c5');
+  server.ack('c1');
+  timers.runAll();
+  server.fail('c2');
+  server.ack('c4');
+  timers.runAll();
+  server.ack('c3');
+  while (server.onTheWay.size || timers.due.size) {
+    timers.runAll();
+    server.answerAll('ack');
+  }
+  assert.deepEqual([...new Set(sent)].sort(), Array.from({ length: 20 }, (_, i) => `c${i + 1}`).sort());
+});
+
+test('a message refused for good, or gone from the outbox, gives its place to the next', () => {
+  const { sent, sender, add, outbox, server } = setUp({ window: 1 });
+  add(3);
+  sender.start();
+  server.onTheWay.delete('c1');
   outbox.remove('c1');
-  r.dropped('c1');
+  sender.dropped('c1');
   assert.deepEqual(sent, ['c1', 'c2']);
 });
 
-test('with the socket down nothing is in flight, and a reset forgets the round', () => {
-  const { outbox, timers, sent, r, down } = resender();
-  outbox.add('general', 'a', 'c1');
-  r.failed('c1');
+test('a closed socket: nothing is on its way any more, and the next start sends a window again', () => {
+  const { sent, timers, sender, server, add, down, up } = setUp({ window: 2 });
+  add(3);
+  sender.start();
+  server.fail('c1');
   down();
-  timers.runAll();
+  sender.reset();
+  assert.equal(timers.due.size, 0, 'the pause is forgotten');
+  assert.equal(sender.inFlight, 0);
+  sender.queued();
+  assert.deepEqual(sent, ['c1', 'c2'], 'not started: nothing goes');
+  up();
+  sender.start();
+  assert.deepEqual(sent, ['c1', 'c2', 'c1', 'c2'], 'a new attempt: the window again, oldest first');
+});
+
+test('with the socket down, sending stops without counting anything as on its way', () => {
+  const { sent, sender, add, down } = setUp();
+  add(3);
+  down();
+  sender.start();
   assert.deepEqual(sent, []);
-  r.failed('c1'); // the round did not start, so a new failure schedules again
-  assert.equal(timers.due.size, 1);
-  r.reset();
-  assert.equal(timers.due.size, 0);
+  assert.equal(sender.inFlight, 0);
 });
