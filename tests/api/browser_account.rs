@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use totp_rs::{Algorithm, Secret, TOTP};
 
 use crate::helpers::webdriver::{Browser, Driver};
-use crate::helpers::{Backend, Browser as FormBrowser, TestApp, spawn_app_with};
+use crate::helpers::{Backend, Browser as FormBrowser, Size, TestApp, spawn_app_with};
 
 const PASSWORD: &str = "an account password";
 const NEW_PASSWORD: &str = "a brand new password";
@@ -21,49 +21,6 @@ const CONNECTED: &str =
 const SESSIONS: &str = "document.querySelectorAll('[data-role=sessions] li[data-session]').length";
 const ON_SIGN_IN_FORM: &str = "location.pathname === '/auth/login' && document.readyState === 'complete' \
      && document.querySelector('form[action=\"/auth/login\"] #username') !== null";
-
-#[derive(Clone, Copy)]
-enum Size {
-    Desktop,
-    Phone,
-}
-
-impl Size {
-    fn name(self) -> &'static str {
-        match self {
-            Size::Desktop => "desktop",
-            Size::Phone => "phone",
-        }
-    }
-
-    async fn open(self, driver: &Driver) -> Browser {
-        match self {
-            Size::Desktop => driver.browser(1280, 800).await,
-            Size::Phone => {
-                let page = driver.browser(390, 844).await;
-                page.emulate_screen(390, 844).await;
-                page
-            }
-        }
-    }
-}
-
-/// Runs a scenario once per screen size, as two tests named `desktop` and `phone`.
-macro_rules! both_sizes {
-    ($name:ident, $body:ident) => {
-        mod $name {
-            #[actix_web::test]
-            async fn desktop() {
-                super::$body(super::Size::Desktop).await
-            }
-
-            #[actix_web::test]
-            async fn phone() {
-                super::$body(super::Size::Phone).await
-            }
-        }
-    };
-}
 
 async fn workspace() -> TestApp {
     // Open registration: the first account is the administrator's.
@@ -127,7 +84,7 @@ async fn api_login(app: &TestApp, username: &str, password: &str) -> (u16, Value
     (status, json)
 }
 
-both_sizes!(sessions_are_listed_and_signed_out, sessions);
+crate::both_sizes!(sessions_are_listed_and_signed_out, sessions);
 async fn sessions(size: Size) {
     let app = workspace().await;
     let base = app.address.clone();
@@ -218,7 +175,7 @@ async fn sessions(size: Size) {
     app.stop().await;
 }
 
-both_sizes!(the_password_is_changed_on_the_account_page, password);
+crate::both_sizes!(the_password_is_changed_on_the_account_page, password);
 async fn password(size: Size) {
     let app = workspace().await;
     let base = app.address.clone();
@@ -319,7 +276,7 @@ fn unix_now() -> u64 {
         .as_secs()
 }
 
-both_sizes!(two_factor_sign_in_is_set_up_and_used, two_factor);
+crate::both_sizes!(two_factor_sign_in_is_set_up_and_used, two_factor);
 async fn two_factor(size: Size) {
     let app = workspace().await;
     let base = app.address.clone();
@@ -486,7 +443,7 @@ async fn two_factor(size: Size) {
     app.stop().await;
 }
 
-both_sizes!(a_reset_link_sets_a_new_password, reset_link);
+crate::both_sizes!(a_reset_link_sets_a_new_password, reset_link);
 async fn reset_link(size: Size) {
     let app = workspace().await;
     let base = app.address.clone();

@@ -6,55 +6,12 @@ use chatapp::server::Role;
 use serde_json::json;
 
 use crate::helpers::webdriver::{Browser, Driver};
-use crate::helpers::{Backend, Browser as FormBrowser, TestApp, spawn_app_with};
+use crate::helpers::{Backend, Browser as FormBrowser, Size, TestApp, spawn_app_with};
 
 const PASSWORD: &str = "a workspace password";
 
 const CONNECTED: &str =
     "document.querySelector('[data-role=connection-state]')?.dataset.state === 'connected'";
-
-#[derive(Clone, Copy)]
-enum Size {
-    Desktop,
-    Phone,
-}
-
-impl Size {
-    fn name(self) -> &'static str {
-        match self {
-            Size::Desktop => "desktop",
-            Size::Phone => "phone",
-        }
-    }
-
-    async fn open(self, driver: &Driver) -> Browser {
-        match self {
-            Size::Desktop => driver.browser(1280, 800).await,
-            Size::Phone => {
-                let page = driver.browser(390, 844).await;
-                page.emulate_screen(390, 844).await;
-                page
-            }
-        }
-    }
-}
-
-/// Runs a scenario once per screen size, as two tests named `desktop` and `phone`.
-macro_rules! both_sizes {
-    ($name:ident, $body:ident) => {
-        mod $name {
-            #[actix_web::test]
-            async fn desktop() {
-                super::$body(super::Size::Desktop).await
-            }
-
-            #[actix_web::test]
-            async fn phone() {
-                super::$body(super::Size::Phone).await
-            }
-        }
-    };
-}
 
 async fn workspace() -> TestApp {
     // Open registration: the first account is the administrator's.
@@ -109,7 +66,7 @@ async fn labels(page: &Browser, role: &str) -> Vec<String> {
     serde_json::from_value(v).expect("labels")
 }
 
-both_sizes!(a_private_room_is_seen_by_its_members_only, private_room);
+crate::both_sizes!(a_private_room_is_seen_by_its_members_only, private_room);
 async fn private_room(size: Size) {
     let app = workspace().await;
     let base = app.address.clone();
@@ -183,7 +140,7 @@ async fn private_room(size: Size) {
     app.stop().await;
 }
 
-both_sizes!(
+crate::both_sizes!(
     a_direct_message_starts_from_the_people_online,
     direct_message
 );
@@ -247,7 +204,7 @@ async fn direct_message(size: Size) {
     app.stop().await;
 }
 
-both_sizes!(the_admin_page_manages_people_and_invitations, admin_page);
+crate::both_sizes!(the_admin_page_manages_people_and_invitations, admin_page);
 async fn admin_page(size: Size) {
     let app = workspace().await;
     let base = app.address.clone();

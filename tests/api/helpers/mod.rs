@@ -5,6 +5,7 @@ mod browser;
 mod db;
 mod process;
 mod proxy;
+mod screens;
 pub mod vms;
 pub mod webdriver;
 mod ws;
@@ -14,6 +15,7 @@ pub use browser::Browser;
 pub use db::{Backend, TestDb};
 pub use process::{ChatappProcess, chatapp_cmd};
 pub use proxy::{LossyProxy, StallingProxy};
+pub use screens::Size;
 pub use ws::{Ended, WsClient};
 
 /// Runs a test body once per backend, as two tests named `sqlite` and `postgres`.
