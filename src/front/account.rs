@@ -141,6 +141,15 @@ struct PasswordBody {
     password: Option<String>,
 }
 
+/// How a user closes their own account.
+#[derive(Clone, Copy)]
+enum Closing {
+    /// Deactivated: an administrator can bring it back.
+    Deactivate,
+    /// Deleted: its messages stay under `deleted-<id>`.
+    Delete,
+}
+
 /// `POST /api/me/deactivate {"password"}`: the user deactivates their own account; its
 /// sessions end and its sockets close. An administrator can reactivate it.
 async fn deactivate(
@@ -151,24 +160,16 @@ async fn deactivate(
     announcer: web::Data<dyn Announcer>,
     body: web::Json<PasswordBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let password = required("password", &body.password)?;
-    auth.check_password(&holder_token(&req)?, password).await?;
-    let (id, name) = (user.id, user.username.clone());
-    chat.db()
-        .run(move |conn| {
-            write_transaction(conn, |conn| {
-                users::set_active(conn, id, false)?;
-                sessions::end_all(conn, id, None, now_utc())?;
-                audit::record(conn, Some(id), "deactivate_self", &name, "")?;
-                Ok::<_, StorageError>(())
-            })
-        })
-        .await?;
-    chat.forget_sender(user.id);
-    if let Err(e) = announcer.close_account(&user.username).await {
-        tracing::warn!(error = %e, "a deactivated user's sockets could not be closed");
-    }
-    Ok(HttpResponse::NoContent().finish())
+    close_account(
+        &req,
+        user,
+        &auth,
+        &chat,
+        &announcer,
+        &body,
+        Closing::Deactivate,
+    )
+    .await
 }
 
 /// `DELETE /api/me {"password"}`: deletes the account. Its messages stay, under the name
@@ -182,25 +183,47 @@ async fn delete_account(
     announcer: web::Data<dyn Announcer>,
     body: web::Json<PasswordBody>,
 ) -> Result<HttpResponse, ApiError> {
+    close_account(&req, user, &auth, &chat, &announcer, &body, Closing::Delete).await
+}
+
+/// The password asked again, then in one transaction: every session ended, the account
+/// deactivated or deleted, the audit entry; then the sockets closed on every node.
+async fn close_account(
+    req: &HttpRequest,
+    user: Member,
+    auth: &web::Data<dyn AuthApi>,
+    chat: &ChatService,
+    announcer: &web::Data<dyn Announcer>,
+    body: &PasswordBody,
+    how: Closing,
+) -> Result<HttpResponse, ApiError> {
     let password = required("password", &body.password)?;
-    auth.check_password(&holder_token(&req)?, password).await?;
+    auth.check_password(&holder_token(req)?, password).await?;
     let (id, name) = (user.id, user.username.clone());
     chat.db()
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 sessions::end_all(conn, id, None, now_utc())?;
-                storage_totp::disable(conn, id)?;
-                users::anonymize(conn, id)?;
-                audit::record(conn, Some(id), "delete_self", &name, "")?;
+                let action = match how {
+                    Closing::Deactivate => {
+                        users::set_active(conn, id, false)?;
+                        "deactivate_self"
+                    }
+                    Closing::Delete => {
+                        storage_totp::disable(conn, id)?;
+                        users::anonymize(conn, id)?;
+                        "delete_self"
+                    }
+                };
+                audit::record(conn, Some(id), action, &name, "")?;
                 Ok::<_, StorageError>(())
             })
         })
         .await?;
     chat.forget_sender(user.id);
     if let Err(e) = announcer.close_account(&user.username).await {
-        tracing::warn!(error = %e, "a deleted user's sockets could not be closed");
+        tracing::warn!(error = %e, "a closed account's sockets could not be closed");
     }
-    tracing::info!(user_id = user.id, "account deleted");
     Ok(HttpResponse::NoContent().finish())
 }
 

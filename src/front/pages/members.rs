@@ -35,9 +35,38 @@ pub async fn home(
     render(&tera, HttpResponse::Ok(), "home.html", &ctx)
 }
 
+/// The member a signed-in page is for; otherwise the answer to send instead: the sign-in
+/// page for a visitor, [`EXPIRED`] for an account that can no longer be used, 503 when the
+/// account cannot be checked.
+fn member_or_answer(
+    req: &HttpRequest,
+    tera: &Tera,
+    info: &PageInfo,
+    member: Result<Member, ApiError>,
+    page: &str,
+) -> Result<Member, Box<HttpResponse>> {
+    if authenticate(req).is_err() {
+        return Err(Box::new(redirect("/auth/login")));
+    }
+    match member {
+        Ok(member) => Ok(member),
+        Err(ApiError::Unauthorized(_)) => Err(Box::new(redirect(EXPIRED))),
+        Err(e) => {
+            tracing::warn!(error = %e, page, "a page could not check the account");
+            Err(Box::new(error_page(
+                tera,
+                info,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Not available right now",
+                "This page cannot be shown right now. Please try again shortly.",
+            )))
+        }
+    }
+}
+
 /// `GET /admin`: the administration page (a shell its script fills from `/api/admin`).
-/// Signed-out visitors go to the sign-in page; members who are not administrators get 403,
-/// by the same look-up of the account's role as the admin API's.
+/// Members who are not administrators get 403, by the same look-up of the account's role
+/// as the admin API's.
 pub async fn admin(
     req: HttpRequest,
     tera: web::Data<Tera>,
@@ -45,22 +74,9 @@ pub async fn admin(
     csrf: CsrfToken,
     member: Result<Member, ApiError>,
 ) -> HttpResponse {
-    if authenticate(&req).is_err() {
-        return redirect("/auth/login");
-    }
-    let member = match member {
+    let member = match member_or_answer(&req, &tera, &info, member, "admin") {
         Ok(member) => member,
-        Err(ApiError::Unauthorized(_)) => return redirect(EXPIRED),
-        Err(e) => {
-            tracing::warn!(error = %e, "the admin page could not check the account");
-            return error_page(
-                &tera,
-                &info,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Not available right now",
-                "This page cannot be shown right now. Please try again shortly.",
-            );
-        }
+        Err(answer) => return *answer,
     };
     if !member.is_admin() {
         return error_page(
@@ -77,9 +93,7 @@ pub async fn admin(
 }
 
 /// `GET /account`: the account page (a shell its script fills from `/api/sessions` and
-/// `/api/me`): sessions, password, two-factor sign-in, closing the account. Signed-out
-/// visitors go to the sign-in page; an account that can no longer be used, to
-/// [`EXPIRED`].
+/// `/api/me`): sessions, password, two-factor sign-in, closing the account.
 pub async fn account(
     req: HttpRequest,
     tera: web::Data<Tera>,
@@ -87,22 +101,9 @@ pub async fn account(
     csrf: CsrfToken,
     member: Result<Member, ApiError>,
 ) -> HttpResponse {
-    if authenticate(&req).is_err() {
-        return redirect("/auth/login");
-    }
-    let member = match member {
+    let member = match member_or_answer(&req, &tera, &info, member, "account") {
         Ok(member) => member,
-        Err(ApiError::Unauthorized(_)) => return redirect(EXPIRED),
-        Err(e) => {
-            tracing::warn!(error = %e, "the account page could not check the account");
-            return error_page(
-                &tera,
-                &info,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Not available right now",
-                "This page cannot be shown right now. Please try again shortly.",
-            );
-        }
+        Err(answer) => return *answer,
     };
     let mut ctx = context(&info, Some(&csrf));
     ctx.insert("username", &member.username);
