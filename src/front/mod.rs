@@ -8,6 +8,7 @@ mod assets;
 pub mod chat;
 mod pages;
 pub mod policy;
+mod room_limits;
 mod rooms;
 pub mod session;
 mod templates;
@@ -42,6 +43,8 @@ pub struct FrontState {
     /// The WebSocket URL pages use (`front.public_ws_url`); unset: the page's own host.
     pub public_ws_url: Option<String>,
     pub tera: Arc<tera::Tera>,
+    /// Rooms made per user: one limiter for every worker.
+    room_creation: web::Data<room_limits::RoomCreation>,
 }
 
 impl FrontState {
@@ -64,6 +67,7 @@ impl FrontState {
             internal_token,
             public_ws_url,
             tera: Arc::new(tera),
+            room_creation: web::Data::new(room_limits::RoomCreation::default()),
         })
     }
 }
@@ -105,6 +109,7 @@ pub fn configure(state: FrontState) -> impl FnOnce(&mut web::ServiceConfig) {
                 state.internal_token.clone(),
             )))
             .app_data(web::Data::new(state.chat.clone()))
+            .app_data(state.room_creation.clone())
             .app_data(web::Data::new(state.verifier.clone()))
             .app_data(web::Data::from(state.tera.clone()))
             .app_data(web::Data::new(pages::PageInfo {

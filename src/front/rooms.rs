@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::chat::ChatService;
 use super::policy::{Member, readable_room};
+use super::room_limits::RoomCreation;
 use crate::domain::services::Announcer;
 use crate::domain::{
     DIRECT_MAX, DIRECT_MIN, RoomEvent, RoomKind, RoomName, Username, ValidationError,
@@ -69,6 +70,7 @@ struct NewRoomBody {
 async fn create(
     user: Member,
     chat: web::Data<ChatService>,
+    limit: web::Data<RoomCreation>,
     body: web::Json<NewRoomBody>,
 ) -> Result<HttpResponse, ApiError> {
     let name = body
@@ -96,6 +98,11 @@ async fn create(
             "must be at most 500 characters, without U+0000",
         )
         .into());
+    }
+    // Counted once the request is valid: a typo does not use up anyone's allowance.
+    // Administrators, who run the workspace (and set it up in bulk), are not counted.
+    if !user.is_admin() {
+        limit.check(user.id)?;
     }
     let (owned, creator) = (name.as_str().to_owned(), user.id);
     let created = chat

@@ -502,3 +502,38 @@ async fn a_deactivated_users_socket_is_closed() {
     assert_eq!(again.recv().await["code"], "forbidden");
     app.stop().await;
 }
+
+/// A member makes at most a burst of rooms, then one a minute; an administrator is not
+/// counted, and a refused request uses nothing up.
+#[actix_web::test]
+async fn room_creation_is_rate_limited_per_member() {
+    let app = spawn_app_with(Role::All, Backend::Sqlite, |_| {}).await;
+    let admin = member(&app, "chief").await;
+    let bob = member(&app, "bob").await;
+    let carol = member(&app, "carol").await;
+    for i in 0..10 {
+        let (status, body) = app
+            .post_with_token("/api/rooms", &bob, &json!({"name": format!("bob-{i}")}))
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let (status, body) = app
+        .post_with_token("/api/rooms", &bob, &json!({"name": "bob-10"}))
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (429, json!("rate_limited"))
+    );
+    // Carol is not affected; the administrator is not counted.
+    let (status, _) = app
+        .post_with_token("/api/rooms", &carol, &json!({"name": "carols"}))
+        .await;
+    assert_eq!(status, 201);
+    for i in 0..12 {
+        let (status, _) = app
+            .post_with_token("/api/rooms", &admin, &json!({"name": format!("ops-{i}")}))
+            .await;
+        assert_eq!(status, 201);
+    }
+    app.stop().await;
+}
