@@ -109,7 +109,7 @@ impl Accounts {
         client: Option<IpAddr>,
     ) -> Result<Registered, AccountError> {
         self.limits.check_address(client)?;
-        let username = Username::parse(username)?;
+        let username = Username::parse_new(username)?;
         let password = Password::parse(password)?;
         let email = email
             .map(str::trim)

@@ -29,6 +29,21 @@ impl Username {
         &self.0
     }
 
+    /// The names a deleted account takes (`deleted-<id>`): no one registers one.
+    pub const DELETED_PREFIX: &'static str = "deleted-";
+
+    /// A name new accounts may take: any valid one but a deleted account's.
+    pub fn parse_new(raw: &str) -> Result<Self, ValidationError> {
+        let name = Self::parse(raw)?;
+        if name.key().starts_with(Self::DELETED_PREFIX) {
+            return Err(ValidationError::new(
+                "username",
+                "names starting with \"deleted-\" are kept for deleted accounts",
+            ));
+        }
+        Ok(name)
+    }
+
     /// The form used for case-insensitive uniqueness and look-ups.
     pub fn key(&self) -> String {
         self.0.to_ascii_lowercase()

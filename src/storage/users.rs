@@ -152,7 +152,7 @@ pub fn set_password_hash(conn: &mut DbConn, id: i64, hash: &str) -> Result<usize
 pub fn anonymize(conn: &mut DbConn, id: i64) -> Result<usize, StorageError> {
     Ok(diesel::update(users::table.find(id))
         .set((
-            users::username.eq(format!("deleted-{id}")),
+            users::username.eq(format!("{}{id}", crate::domain::Username::DELETED_PREFIX)),
             users::display_name.eq(Some("Deleted user")),
             users::email.eq(None::<String>),
             users::password_hash.eq("!"),

@@ -482,8 +482,14 @@ async fn deactivating_and_deleting_ones_own_account(backend: Backend) {
     assert!(text.contains("deleted-"), "{text}");
     let body = json!({"username": "lee", "password": PASSWORD});
     assert_eq!(app.post_json("/auth/api/login", &body).await.0, 401);
-    // The name is free again.
+    // The name is free again; the deleted account's name is kept from anyone.
     app.register("lee", "a different person").await;
+    let body = json!({"username": "Deleted-99", "password": PASSWORD});
+    let (status, body, _) = app.post_json("/auth/api/register", &body).await;
+    assert_eq!(
+        (status, body["error"]["field"].clone()),
+        (422, json!("username"))
+    );
     app.stop().await;
 }
 

@@ -8,7 +8,7 @@ use crate::domain::{Role, Username};
 use crate::storage::{Db, StorageError, audit, now_utc, users, write_transaction};
 
 pub fn run(db: &Db, settings: &Settings, username: &str, role: &str) -> anyhow::Result<()> {
-    let name = Username::parse(username)?;
+    let name = Username::parse_new(username)?;
     let role = Role::parse(role)?;
     let password = password_from_stdin()?;
     let hash = crate::passwords::hash(password.expose(), settings.auth.bcrypt_cost)?;
