@@ -50,6 +50,13 @@ fn required<'a>(field: &'static str, value: &'a Option<String>) -> Result<&'a st
         .ok_or_else(|| ValidationError::new(field, "is required").into())
 }
 
+/// 200 with a JSON body no cache may keep (sessions, secrets, recovery codes).
+fn private(body: serde_json::Value) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(body)
+}
+
 fn holder_token(req: &HttpRequest) -> Result<String, ApiError> {
     credential(req).ok_or_else(|| ApiError::Unauthorized("sign in first".into()))
 }
@@ -72,9 +79,7 @@ async fn list_sessions(
                 "client_addr": s.client_addr, "current": user.session.as_deref() == Some(&s.id)})
         })
         .collect();
-    Ok(HttpResponse::Ok()
-        .insert_header(("Cache-Control", "no-store"))
-        .json(json!({ "sessions": list })))
+    Ok(private(json!({ "sessions": list })))
 }
 
 /// `DELETE /api/sessions/{id}`: ends one of the caller's sessions (the current one too).
@@ -242,9 +247,9 @@ async fn totp_begin(user: Member, chat: web::Data<ChatService>) -> Result<HttpRe
     chat.db()
         .run(move |conn| storage_totp::set_pending_secret(conn, id, &kept))
         .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(("Cache-Control", "no-store"))
-        .json(json!({"secret": secret, "otpauth_url": shown.url, "qr_svg": shown.qr_svg})))
+    Ok(private(
+        json!({"secret": secret, "otpauth_url": shown.url, "qr_svg": shown.qr_svg}),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -321,9 +326,7 @@ async fn totp_confirm(
             audit::record(conn, Some(id), "totp_enable", &name, "")
         })
         .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(("Cache-Control", "no-store"))
-        .json(json!({ "recovery_codes": codes })))
+    Ok(private(json!({ "recovery_codes": codes })))
 }
 
 /// `DELETE /api/me/totp {"code"}`: a current code or a recovery code turns it off.
