@@ -57,7 +57,8 @@ struct HistoryQuery {
     limit: Option<String>,
 }
 
-fn number(
+/// An optional whole-number query parameter in `min..=max` (422 `invalid_field` otherwise).
+pub(super) fn number(
     field: &'static str,
     raw: &Option<String>,
     min: i64,

@@ -42,21 +42,56 @@ pub fn room_json(room: &rooms::Room, member: bool) -> serde_json::Value {
         "last_seq": room.last_seq, "archived": room.archived, "member": member})
 }
 
-/// `GET /api/rooms`: the rooms the user can see (every public one, and the members-only
-/// ones they belong to), each with whether they are a member.
-async fn list(user: Member, chat: web::Data<ChatService>) -> Result<HttpResponse, ApiError> {
+/// The most rooms one `GET /api/rooms` answers, and the page size when none is asked for.
+pub const ROOMS_PAGE_MAX: i64 = 1000;
+
+#[derive(Deserialize)]
+struct RoomsQuery {
+    after: Option<String>,
+    limit: Option<String>,
+}
+
+/// `GET /api/rooms?after=<name>&limit=<n>`: the rooms the user can see (every public one,
+/// and the members-only ones they belong to), each with whether they are a member, by
+/// name: at most `limit` (1–1000, default 1000) after the room named `after`. When more
+/// follow, `Link: </api/rooms?after=<last>&limit=<n>>; rel="next"`.
+async fn list(
+    user: Member,
+    chat: web::Data<ChatService>,
+    query: web::Query<RoomsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit =
+        super::api::number("limit", &query.limit, 1, ROOMS_PAGE_MAX)?.unwrap_or(ROOMS_PAGE_MAX);
+    let after = match query.after.as_deref() {
+        None => String::new(),
+        Some(raw) => RoomName::parse(raw)
+            .map_err(|_| ValidationError::new("after", "must be a room name"))?
+            .as_str()
+            .to_owned(),
+    };
     let id = user.id;
-    let (all, mine) = chat
+    // One more than the page: whether another page follows, without counting the rest.
+    let mut page = chat
         .db()
-        .run(move |conn| Ok((rooms::list(conn)?, memberships::room_ids_of(conn, id)?)))
+        .run(move |conn| rooms::visible_page(conn, id, &after, limit + 1))
         .await?;
-    let mine: BTreeSet<i64> = mine.into_iter().collect();
-    let visible: Vec<_> = all
+    let more = i64::try_from(page.len()).map_or(true, |n| n > limit);
+    if more {
+        page.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    }
+    let mut response = HttpResponse::Ok();
+    if let (true, Some((last, _))) = (more, page.last()) {
+        let after: String = url::form_urlencoded::byte_serialize(last.name.as_bytes()).collect();
+        response.insert_header((
+            actix_web::http::header::LINK,
+            format!("</api/rooms?after={after}&limit={limit}>; rel=\"next\""),
+        ));
+    }
+    let rooms: Vec<_> = page
         .iter()
-        .filter(|r| !r.kind().members_only() || mine.contains(&r.id))
-        .map(|r| room_json(r, mine.contains(&r.id)))
+        .map(|(room, member)| room_json(room, *member))
         .collect();
-    Ok(HttpResponse::Ok().json(visible))
+    Ok(response.json(rooms))
 }
 
 #[derive(Deserialize)]

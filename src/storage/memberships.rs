@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 
-use super::schema::{memberships, rooms, users};
+use super::schema::{memberships, users};
 use super::{DbConn, StorageError, now_utc};
 
 /// Adds a member; already one: nothing changes. Returns whether they were added.
@@ -52,14 +52,5 @@ pub fn usernames(conn: &mut DbConn, room_id: i64) -> Result<Vec<String>, Storage
         .filter(memberships::room_id.eq(room_id))
         .order(users::username.asc())
         .select(users::username)
-        .load(conn)?)
-}
-
-/// The ids of the rooms a user is a member of.
-pub fn room_ids_of(conn: &mut DbConn, user_id: i64) -> Result<Vec<i64>, StorageError> {
-    Ok(memberships::table
-        .inner_join(rooms::table)
-        .filter(memberships::user_id.eq(user_id))
-        .select(rooms::id)
         .load(conn)?)
 }

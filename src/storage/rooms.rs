@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::rooms;
+use super::schema::{memberships, rooms};
 use super::{DbConn, Prepared, StorageError};
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
@@ -65,6 +65,38 @@ pub fn list(conn: &mut DbConn) -> Result<Vec<Room>, StorageError> {
         .order(rooms::id.asc())
         .select(Room::as_select())
         .load(conn)?)
+}
+
+/// One page of the rooms `user_id` can see (every public room and the members-only ones
+/// they belong to), by name: at most `limit` whose names sort after `after` (`""`: from the
+/// first), each with whether they are a member. A keyset page: the database walks the
+/// unique index on `name` from `after` and stops at `limit`, however many rooms there are.
+pub fn visible_page(
+    conn: &mut DbConn,
+    user_id: i64,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<(Room, bool)>, StorageError> {
+    let rows: Vec<(Room, Option<i64>)> = rooms::table
+        .left_join(
+            memberships::table.on(memberships::room_id
+                .eq(rooms::id)
+                .and(memberships::user_id.eq(user_id))),
+        )
+        .filter(
+            rooms::kind
+                .eq(crate::domain::RoomKind::Public.as_str())
+                .or(memberships::user_id.is_not_null()),
+        )
+        .filter(rooms::name.gt(after))
+        .order(rooms::name.asc())
+        .limit(limit)
+        .select((Room::as_select(), memberships::user_id.nullable()))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(room, member)| (room, member.is_some()))
+        .collect())
 }
 
 pub fn find_by_id(conn: &mut DbConn, id: i64) -> Result<Option<Room>, StorageError> {

@@ -17,6 +17,20 @@ async function errorCode(response) {
   return body?.error?.code;
 }
 
+// The target of a `Link` header's `rel="next"` (RFC 8288), if it is a path on this origin
+// (anything else is not followed): '/api/rooms?after=x&limit=2', or null.
+export function nextLink(header) {
+  if (!header) return null;
+  for (const [, target, params] of header.matchAll(/<([^>]*)>([^<]*)/g)) {
+    const rel = /(?:^|;)\s*rel\s*=\s*(?:"([^"]*)"|([^\s;,]+))/i.exec(params);
+    const rels = rel ? (rel[1] ?? rel[2]).toLowerCase().split(/\s+/) : [];
+    if (rels.includes('next')) {
+      return target.startsWith('/') && !target.startsWith('//') ? target : null;
+    }
+  }
+  return null;
+}
+
 // onSignedOut runs when the server answers 401: the session ended (signed out elsewhere,
 // by a password change, expired, or the account was deactivated), so the page should go to
 // the sign-in form.
@@ -47,8 +61,21 @@ export function createApi({ onSignedOut, fetch = globalThis.fetch.bind(globalThi
     // A short-lived access token for the WebSocket: {access_token, expires_in}.
     token: () => json('token', '/api/token', { method: 'POST' }),
 
-    // The rooms this user can see: [{name, description, ...}].
-    rooms: () => json('rooms', '/api/rooms'),
+    // The rooms this user can see: [{name, description, ...}]. The server answers them a
+    // page at a time; every page is fetched, following each `Link: <...>; rel="next"`.
+    rooms: async () => {
+      const all = [];
+      const fetched = new Set();
+      let path = '/api/rooms';
+      while (path && !fetched.has(path)) {
+        fetched.add(path);
+        const response = await request(path);
+        if (!response.ok) throw new HttpError('rooms', response.status);
+        all.push(...await response.json());
+        path = nextLink(response.headers.get('Link'));
+      }
+      return all;
+    },
 
     // Creates a room (kind: 'public' or 'private'). Answers the response, since the form
     // shows 409 and 422 differently.

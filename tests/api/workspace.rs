@@ -537,3 +537,193 @@ async fn room_creation_is_rate_limited_per_member() {
     }
     app.stop().await;
 }
+
+/// A request with the caller's token: the status, the body as JSON (Null if not JSON) and
+/// one response header.
+async fn with_header(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    token: &str,
+    body: Option<&Value>,
+    header: &str,
+) -> (u16, Value, Option<String>) {
+    let request = app
+        .client
+        .request(method, app.url(path))
+        .insert_header(("Authorization", format!("Bearer {token}")));
+    let mut response = match body {
+        Some(body) => request.send_json(body).await,
+        None => request.send().await,
+    }
+    .expect("request");
+    let bytes = response.body().await.expect("body");
+    let value = response
+        .headers()
+        .get(header)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    (
+        response.status().as_u16(),
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        value,
+    )
+}
+
+fn names(rooms: &Value) -> Vec<String> {
+    rooms
+        .as_array()
+        .expect("a list of rooms")
+        .iter()
+        .map(|r| r["name"].as_str().expect("name").to_owned())
+        .collect()
+}
+
+/// Follows `Link: <…>; rel="next"` from `first`; the pages' room names, page by page.
+async fn all_pages(app: &TestApp, first: &str, token: &str) -> Vec<Vec<String>> {
+    let mut pages = Vec::new();
+    let mut next = Some(first.to_owned());
+    while let Some(path) = next.take() {
+        assert!(pages.len() < 20, "the next links do not end");
+        let (status, rooms, link) = with_header(app, Method::GET, &path, token, None, "link").await;
+        assert_eq!(status, 200, "{path}: {rooms}");
+        pages.push(names(&rooms));
+        next = link.map(|link| {
+            let target = link
+                .strip_prefix('<')
+                .and_then(|l| l.strip_suffix(">; rel=\"next\""))
+                .unwrap_or_else(|| panic!("a next link: {link}"));
+            target.to_owned()
+        });
+    }
+    pages
+}
+
+/// `GET /api/rooms` answers at most `limit` rooms (1000 by default) by name after the
+/// `after` cursor, with a `next` link while more follow; members-only rooms stay hidden.
+async fn rooms_are_listed_a_page_at_a_time(backend: Backend) {
+    let app = spawn_app_with(Role::All, backend, |_| {}).await;
+    let admin = member(&app, "chief").await;
+    let bob = member(&app, "bob").await;
+    member(&app, "carol").await;
+    for (name, kind) in [
+        ("foxtrot", "public"),
+        ("alpha", "public"),
+        ("echo", "public"),
+        ("hidden", "private"),
+        ("charlie", "public"),
+        ("bravo", "public"),
+        ("delta", "public"),
+    ] {
+        let (status, body) = app
+            .post_with_token("/api/rooms", &admin, &json!({"name": name, "kind": kind}))
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let (status, body) = app
+        .post_with_token(
+            "/api/rooms",
+            &bob,
+            &json!({"name": "mine", "kind": "private"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, dm) = app
+        .post_with_token("/api/dms", &bob, &json!({"users": ["carol"]}))
+        .await;
+    assert_eq!(status, 201, "{dm}");
+    let dm = dm["name"].as_str().expect("name").to_owned();
+
+    // What bob may see, by name: not `hidden`.
+    let mut expected: Vec<String> = [
+        "general", "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "mine",
+    ]
+    .map(str::to_owned)
+    .into();
+    expected.push(dm.clone());
+    expected.sort();
+    assert_eq!(expected.len(), 9);
+
+    // Without parameters: one page of everything, and no link.
+    let (status, rooms, link) =
+        with_header(&app, Method::GET, "/api/rooms", &bob, None, "link").await;
+    assert_eq!(status, 200, "{rooms}");
+    assert_eq!(names(&rooms), expected);
+    assert_eq!(link, None);
+    let flags: Vec<(String, bool)> = rooms
+        .as_array()
+        .expect("rooms")
+        .iter()
+        .map(|r| {
+            (
+                r["name"].as_str().expect("name").to_owned(),
+                r["member"].as_bool().expect("member"),
+            )
+        })
+        .filter(|(name, _)| ["alpha", "mine", dm.as_str()].contains(&name.as_str()))
+        .collect();
+    assert_eq!(
+        flags,
+        vec![
+            ("alpha".to_owned(), false),
+            (dm.clone(), true),
+            ("mine".to_owned(), true)
+        ]
+    );
+
+    // Pages of 3 end exactly: three full pages, and no fourth request.
+    let pages = all_pages(&app, "/api/rooms?limit=3", &bob).await;
+    assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [3, 3, 3]);
+    assert_eq!(pages.concat(), expected);
+    // Pages of 4: 4, 4, 1.
+    let pages = all_pages(&app, "/api/rooms?limit=4", &bob).await;
+    assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [4, 4, 1]);
+    assert_eq!(pages.concat(), expected);
+    // A cursor alone: what follows that name, whether or not a room has it.
+    let (_, rooms, link) = with_header(
+        &app,
+        Method::GET,
+        "/api/rooms?after=delta",
+        &bob,
+        None,
+        "link",
+    )
+    .await;
+    assert_eq!(names(&rooms), expected[4..].to_vec());
+    assert_eq!(link, None);
+    let (_, rooms, _) = with_header(
+        &app,
+        Method::GET,
+        "/api/rooms?after=dz&limit=2",
+        &bob,
+        None,
+        "link",
+    )
+    .await;
+    assert_eq!(names(&rooms), ["echo", "foxtrot"]);
+    // The administrator, a member of `hidden`, sees it where it belongs.
+    let pages = all_pages(&app, "/api/rooms?limit=2", &admin).await;
+    let mut theirs = expected.clone();
+    theirs.retain(|n| n != "mine" && n != &dm);
+    theirs.push("hidden".into());
+    theirs.sort();
+    assert_eq!(pages.concat(), theirs);
+
+    for bad in [
+        "limit=0",
+        "limit=1001",
+        "limit=-1",
+        "limit=ten",
+        "limit=",
+        "after=",
+        "after=Not%20A%20Room",
+        "after=x&limit=99999999999999999999",
+    ] {
+        let (status, body) = get(&app, &format!("/api/rooms?{bad}"), &bob).await;
+        assert_eq!(status, 422, "{bad}: {body}");
+        assert_eq!(body["error"]["code"], "invalid_field", "{bad}: {body}");
+        assert!(body["error"]["message"].is_string(), "{bad}: {body}");
+    }
+    app.stop().await;
+}
+crate::both_backends!(rooms_list_pages, rooms_are_listed_a_page_at_a_time);

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { createApi, errorOf, HttpError } from '../../static/js/api.js';
+import { createApi, errorOf, HttpError, nextLink } from '../../static/js/api.js';
 
 const json = (status, body) =>
   new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
@@ -79,4 +79,43 @@ test('an error response read: its code, message and field, or a fallback', async
     { code: 'invalid_field', message: 'too long', field: 'new' });
   assert.deepEqual(await errorOf(new Response('<html>', { status: 502 }), 'Try again.'),
     { code: null, message: 'Try again.', field: null });
+});
+
+test('a Link header\'s next target, only when it is a path on this origin', () => {
+  assert.equal(nextLink('</api/rooms?after=b&limit=2>; rel="next"'), '/api/rooms?after=b&limit=2');
+  assert.equal(nextLink('</p?a=1>; rel="prev", </p?a=3>; rel=next'), '/p?a=3');
+  assert.equal(nextLink('</p?a=3>; title="x"; REL="last next"'), '/p?a=3');
+  assert.equal(nextLink('</p?a=1>; rel="prev"'), null);
+  assert.equal(nextLink('<https://elsewhere.example/api/rooms>; rel="next"'), null);
+  assert.equal(nextLink('<//elsewhere.example/api/rooms>; rel="next"'), null);
+  assert.equal(nextLink(''), null);
+  assert.equal(nextLink(null), null);
+});
+
+test('the rooms list follows every next link and joins the pages', async () => {
+  const page = (names, next) => new Response(JSON.stringify(names.map((name) => ({ name }))), {
+    status: 200,
+    headers: { 'Content-Type': 'application/json', ...(next ? { Link: `<${next}>; rel="next"` } : {}) },
+  });
+  const { api, calls } = setUp((path) => ({
+    '/api/rooms': page(['a', 'b'], '/api/rooms?after=b&limit=2'),
+    '/api/rooms?after=b&limit=2': page(['c', 'd'], '/api/rooms?after=d&limit=2'),
+    '/api/rooms?after=d&limit=2': page(['e']),
+  })[path]);
+  assert.deepEqual((await api.rooms()).map((r) => r.name), ['a', 'b', 'c', 'd', 'e']);
+  assert.deepEqual(calls.map((c) => c.path),
+    ['/api/rooms', '/api/rooms?after=b&limit=2', '/api/rooms?after=d&limit=2']);
+});
+
+test('a rooms page that links back to one already fetched ends the list; a failed page throws', async () => {
+  const looping = setUp(() => new Response('[{"name":"a"}]', {
+    status: 200, headers: { Link: '</api/rooms>; rel="next"' },
+  }));
+  assert.deepEqual(await looping.api.rooms(), [{ name: 'a' }]);
+  assert.equal(looping.calls.length, 1);
+
+  const failing = setUp((path) => (path === '/api/rooms'
+    ? new Response('[{"name":"a"}]', { status: 200, headers: { Link: '</api/rooms?after=a>; rel="next"' } })
+    : json(503, { error: { code: 'unavailable', message: 'later' } })));
+  await assert.rejects(failing.api.rooms(), (e) => e instanceof HttpError && e.status === 503);
 });
