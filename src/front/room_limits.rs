@@ -1,7 +1,8 @@
-//! How fast one user may make rooms (`POST /api/rooms`): a burst of [`BURST`], then one
-//! every [`EVERY`] (governor's GCRA, keyed by user id), so no one fills the room list, or
-//! the database, for everyone else. Administrators are not counted; nor are direct rooms,
-//! one per set of people.
+//! How fast one user may make rooms: a burst of [`BURST`], then one every [`EVERY`]
+//! (governor's GCRA, keyed by what is made and by whom), so no one fills the room list, or
+//! the database, for everyone else. Rooms (`POST /api/rooms`) and direct rooms
+//! (`POST /api/dms`) have an allowance each. Administrators are not counted; nor is asking
+//! again for a direct room that exists.
 
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -16,8 +17,17 @@ pub const EVERY: Duration = Duration::from_secs(60);
 /// Drop idle keys once the limiter tracks this many.
 const MAX_KEYS: usize = 100_000;
 
+/// What a user makes, each with its own allowance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Made {
+    /// A public or private room.
+    Room,
+    /// A direct room, for a set of people that had none.
+    Direct,
+}
+
 pub struct RoomCreation {
-    per_user: DefaultKeyedRateLimiter<i64>,
+    per_user: DefaultKeyedRateLimiter<(Made, i64)>,
     clock: DefaultClock,
 }
 
@@ -34,12 +44,12 @@ impl Default for RoomCreation {
 }
 
 impl RoomCreation {
-    /// Counts one room made by `user`; 429 `rate_limited` with the wait once past the limit.
-    pub fn check(&self, user: i64) -> Result<(), ApiError> {
+    /// Counts one `made` by `user`; 429 `rate_limited` with the wait once past the limit.
+    pub fn check(&self, made: Made, user: i64) -> Result<(), ApiError> {
         if self.per_user.len() > MAX_KEYS {
             self.per_user.retain_recent();
         }
-        self.per_user.check_key(&user).map_err(|not_until| {
+        self.per_user.check_key(&(made, user)).map_err(|not_until| {
             let wait = not_until.wait_time_from(self.clock.now());
             ApiError::RateLimited {
                 retry_after_secs: (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1),
@@ -53,15 +63,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_burst_then_limited_per_user() {
+    fn a_burst_then_limited_per_user_and_kind() {
         let limit = RoomCreation::default();
         for _ in 0..BURST {
-            assert!(limit.check(1).is_ok());
+            assert!(limit.check(Made::Room, 1).is_ok());
         }
         assert!(matches!(
-            limit.check(1),
+            limit.check(Made::Room, 1),
             Err(ApiError::RateLimited { retry_after_secs }) if retry_after_secs <= 60
         ));
-        assert!(limit.check(2).is_ok());
+        assert!(limit.check(Made::Room, 2).is_ok());
+        assert!(limit.check(Made::Direct, 1).is_ok());
     }
 }

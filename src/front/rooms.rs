@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::chat::ChatService;
 use super::policy::{Member, readable_room};
-use super::room_limits::RoomCreation;
+use super::room_limits::{Made, RoomCreation};
 use crate::domain::services::Announcer;
 use crate::domain::{
     DIRECT_MAX, DIRECT_MIN, RoomEvent, RoomKind, RoomName, Username, ValidationError,
@@ -137,7 +137,7 @@ async fn create(
     // Counted once the request is valid: a typo does not use up anyone's allowance.
     // Administrators, who run the workspace (and set it up in bulk), are not counted.
     if !user.is_admin() {
-        limit.check(user.id)?;
+        limit.check(Made::Room, user.id)?;
     }
     let (owned, creator) = (name.as_str().to_owned(), user.id);
     let created = chat
@@ -309,9 +309,12 @@ fn direct_name(key: &str) -> String {
 
 /// `POST /api/dms {"users": [...]}`: the one direct room of exactly these people and the
 /// caller (2–8 in all), made on first use; the same room for the same set in any order.
+/// Making one counts against the caller's allowance of direct rooms; asking again for one
+/// that exists does not, and still answers once that allowance is spent.
 async fn direct(
     user: Member,
     chat: web::Data<ChatService>,
+    limit: web::Data<RoomCreation>,
     body: web::Json<DirectBody>,
 ) -> Result<HttpResponse, ApiError> {
     let names = body
@@ -337,11 +340,24 @@ async fn direct(
         .into());
     }
     let key = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-    let name = direct_name(&key);
-    let (room, created) = chat
-        .db()
-        .run(move |conn| find_or_make_direct(conn, &key, &name, &ids))
-        .await?;
+    let existing = {
+        let key = key.clone();
+        chat.db()
+            .run(move |conn| rooms::find_by_direct_key(conn, &key))
+            .await?
+    };
+    let (room, created) = match existing {
+        Some(room) => (room, false),
+        None => {
+            if !user.is_admin() {
+                limit.check(Made::Direct, user.id)?;
+            }
+            let name = direct_name(&key);
+            chat.db()
+                .run(move |conn| make_direct(conn, &key, &name, &ids))
+                .await?
+        }
+    };
     let mut status = if created {
         HttpResponse::Created()
     } else {
@@ -350,15 +366,13 @@ async fn direct(
     Ok(status.json(room_json(&room, true)))
 }
 
-fn find_or_make_direct(
+/// Makes the direct room of `ids`, or answers the one someone made at the same moment.
+fn make_direct(
     conn: &mut DbConn,
     key: &str,
     name: &str,
     ids: &BTreeSet<i64>,
 ) -> Result<(rooms::Room, bool), StorageError> {
-    if let Some(room) = rooms::find_by_direct_key(conn, key)? {
-        return Ok((room, false));
-    }
     let made = crate::storage::write_transaction(conn, |conn| {
         let room = rooms::insert(
             conn,

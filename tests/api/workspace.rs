@@ -727,3 +727,84 @@ async fn rooms_are_listed_a_page_at_a_time(backend: Backend) {
     app.stop().await;
 }
 crate::both_backends!(rooms_list_pages, rooms_are_listed_a_page_at_a_time);
+
+/// `POST /api/dms` for `users`: the status, the body and `Retry-After`.
+async fn start_direct(app: &TestApp, token: &str, users: &[&str]) -> (u16, Value, Option<String>) {
+    let body = json!({ "users": users });
+    with_header(
+        app,
+        Method::POST,
+        "/api/dms",
+        token,
+        Some(&body),
+        "retry-after",
+    )
+    .await
+}
+
+/// A member makes at most a burst of direct rooms, then one a minute (an allowance apart
+/// from rooms'); asking again for a direct room that exists is not counted and is answered
+/// when the allowance is spent; an administrator is not counted.
+#[actix_web::test]
+async fn direct_room_creation_is_rate_limited_per_member() {
+    let app = spawn_app_with(Role::All, Backend::Sqlite, |_| {}).await;
+    let admin = member(&app, "chief").await;
+    let bob = member(&app, "bob").await;
+    let others = ["carol", "dan", "eve", "fay", "gus"];
+    let mut tokens = std::collections::HashMap::new();
+    for name in others {
+        tokens.insert(name, member(&app, name).await);
+    }
+    // Bob's sets: each of the others, then each pair of them (15 in all).
+    let mut sets: Vec<Vec<&str>> = others.iter().map(|o| vec![*o]).collect();
+    for (i, a) in others.iter().enumerate() {
+        for b in &others[i + 1..] {
+            sets.push(vec![*a, *b]);
+        }
+    }
+    let mut made = Vec::new();
+    for set in &sets[..10] {
+        let (status, room, _) = start_direct(&app, &bob, set).await;
+        assert_eq!(status, 201, "{set:?}: {room}");
+        // Asked again (in another order, as often as one likes): the same room, not counted.
+        let reversed: Vec<&str> = set.iter().rev().copied().collect();
+        for _ in 0..3 {
+            let (status, again, _) = start_direct(&app, &bob, &reversed).await;
+            assert_eq!((status, &again["id"]), (200, &room["id"]), "{again}");
+        }
+        made.push(room);
+    }
+    let (status, body, retry_after) = start_direct(&app, &bob, &sets[10]).await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (429, json!("rate_limited")),
+        "{body}"
+    );
+    assert!(body["error"]["message"].is_string(), "{body}");
+    let retry_after: u64 = retry_after.expect("Retry-After").parse().expect("seconds");
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+
+    // Limited, bob still gets every direct room that exists.
+    for (set, room) in sets.iter().zip(&made) {
+        let (status, again, _) = start_direct(&app, &bob, set).await;
+        assert_eq!((status, &again["id"]), (200, &room["id"]), "{again}");
+    }
+    // The refused room was not made: one of its other people, with an allowance of their
+    // own, makes it now.
+    let (first, rest) = sets[10].split_first().expect("a set");
+    let mut theirs: Vec<&str> = rest.to_vec();
+    theirs.push("bob");
+    let (status, body, _) = start_direct(&app, &tokens[first], &theirs).await;
+    assert_eq!(status, 201, "{body}");
+    // Rooms have an allowance of their own.
+    let (status, body) = app
+        .post_with_token("/api/rooms", &bob, &json!({"name": "bobs-room"}))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    // The administrator is not counted.
+    for set in &sets {
+        let (status, body, _) = start_direct(&app, &admin, set).await;
+        assert_eq!(status, 201, "{set:?}: {body}");
+    }
+    app.stop().await;
+}
