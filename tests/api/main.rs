@@ -16,6 +16,7 @@ mod chat;
 mod cli;
 mod deploy;
 mod events;
+mod faults;
 mod health;
 mod pages;
 mod rate_limits;

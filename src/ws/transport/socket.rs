@@ -209,6 +209,26 @@ async fn write_frames(write: &mut OwnedWriteHalf, frames: &mut [Bytes]) -> std::
     Ok(())
 }
 
+/// How long a write may still take once the connection is closed ahead of its queue,
+/// before the socket is dropped without its close frame.
+const CUT_OFF_GRACE: Duration = Duration::from_secs(1);
+
+/// Resolves [`CUT_OFF_GRACE`] after the connection is closed ahead of its queue (not a
+/// graceful stop, whose queued frames must still go out).
+async fn cut_off(shared: &Shared) {
+    std::future::poll_fn(|cx| {
+        shared.waker.register(cx.waker());
+        let code = shared.close_code.load(Ordering::Acquire);
+        if code != 0 && !shared.after_queue.load(Ordering::Acquire) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await;
+    tokio::time::sleep(CUT_OFF_GRACE).await;
+}
+
 /// Drains the queue onto the socket until the close frame is out, then ends the stream.
 /// A write that cannot finish within `timeout` (a peer that stopped reading with its
 /// window shut) ends the connection.
@@ -231,7 +251,17 @@ async fn write_loop(
                 _ => break,
             }
         }
-        let written = tokio::time::timeout(timeout, write_frames(&mut write, &mut batch)).await;
+        let write = tokio::time::timeout(timeout, write_frames(&mut write, &mut batch));
+        let written = tokio::select! {
+            biased;
+            written = write => written,
+            () = cut_off(&shared) => {
+                // Closed ahead of its queue (a reader too slow to keep up) while its
+                // window stays shut: the close frame cannot get through either, so the
+                // socket goes now instead of holding its buffers until the timeout.
+                return;
+            }
+        };
         if !matches!(written, Ok(Ok(()))) {
             // The peer is gone: let the connection's task end too.
             shared.failed(CLOSE_ABNORMAL);

@@ -3,8 +3,10 @@
 mod app;
 mod browser;
 mod db;
+mod postgres;
 mod process;
 mod proxy;
+mod redis;
 mod screens;
 pub mod vms;
 pub mod webdriver;
@@ -13,8 +15,10 @@ mod ws;
 pub use app::{TestApp, spawn_app, spawn_app_with};
 pub use browser::Browser;
 pub use db::{Backend, TestDb};
+pub use postgres::OwnPostgres;
 pub use process::{ChatappProcess, chatapp_cmd};
-pub use proxy::{LossyProxy, StallingProxy};
+pub use proxy::{DelayProxy, LossyProxy, StallingProxy};
+pub use redis::{OwnRedis, free_port};
 pub use screens::Size;
 pub use ws::{Ended, WsClient};
 

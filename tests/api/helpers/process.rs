@@ -97,6 +97,23 @@ impl ChatappProcess {
     }
 }
 
+impl ChatappProcess {
+    /// [`Self::start`] on a blocking thread, for async code that must not stall meanwhile.
+    pub async fn start_async(cmd: Command) -> Self {
+        tokio::task::spawn_blocking(move || Self::start(cmd))
+            .await
+            .expect("start chatapp")
+    }
+
+    /// Kills the process with SIGKILL (no drain, no goodbye) and reaps it.
+    pub fn kill(mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("kill -9 chatapp");
+            let _ = child.wait();
+        }
+    }
+}
+
 impl Drop for ChatappProcess {
     fn drop(&mut self) {
         if let Some(child) = self.child.as_mut() {

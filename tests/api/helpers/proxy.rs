@@ -142,3 +142,59 @@ impl StallingProxy {
         self.holding.store(false, Ordering::SeqCst);
     }
 }
+
+/// A TCP proxy that can be made slow, as a congested link or an overloaded peer is:
+/// while `set_delay(d)` holds, every chunk either way waits `d` before it is passed on
+/// (in order, nothing lost).
+pub struct DelayProxy {
+    pub address: String,
+    delay_ms: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl DelayProxy {
+    /// Listens on `bind` (`host:port`; port 0: any) and forwards to `upstream`.
+    pub async fn start(bind: &str, upstream: &str) -> Self {
+        let listener = TcpListener::bind(bind).await.expect("bind");
+        let address = listener.local_addr().expect("addr").to_string();
+        let delay_ms = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (upstream, delay) = (upstream.to_owned(), delay_ms.clone());
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = TcpStream::connect(&upstream).await else {
+                    continue;
+                };
+                let (client_read, client_write) = client.into_split();
+                let (server_read, server_write) = server.into_split();
+                tokio::spawn(delayed_copy(client_read, server_write, delay.clone()));
+                tokio::spawn(delayed_copy(server_read, client_write, delay.clone()));
+            }
+        });
+        Self { address, delay_ms }
+    }
+
+    pub fn set_delay(&self, delay: std::time::Duration) {
+        let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.delay_ms.store(ms, Ordering::SeqCst);
+    }
+}
+
+async fn delayed_copy(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    delay_ms: Arc<std::sync::atomic::AtomicU64>,
+) {
+    let mut buf = [0u8; 16384];
+    loop {
+        let Ok(n @ 1..) = from.read(&mut buf).await else {
+            let _ = to.shutdown().await;
+            return;
+        };
+        let ms = delay_ms.load(Ordering::SeqCst);
+        if ms > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}

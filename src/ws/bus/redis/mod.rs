@@ -5,8 +5,11 @@
 //! through Redis too ([`presence`]); commands to Redis go out in pipelines ([`commands`]).
 //!
 //! While Redis is unreachable, local delivery goes on, `/healthz` says `degraded`, events
-//! for other nodes are dropped (their clients fill the gap from history by `seq`), presence
-//! is this node's own, and both directions reconnect with backoff.
+//! for other nodes wait in the command queue (bounded) and are published once it
+//! reconnects, presence is this node's own, and both directions reconnect with backoff.
+//! A subscription that was lost (or went silent) has missed what others published
+//! meanwhile: once it is back, the node closes its sockets (1012) and its clients
+//! reconnect and catch up from the events feed.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -97,19 +100,17 @@ impl Bus for RedisBus {
         let json = event.to_json();
         let (room, seq) = (event.room(), event.seq().max(0) as u64);
         // Published whether or not this node delivered it before: a node that missed it
-        // delivers it, the others drop the repeat.
-        let envelope = self.up().then(|| {
-            let topic = Topic::Event {
-                kind: event.kind(),
-                seq,
-            };
-            envelope::encode(&self.shared.node, room, topic, &json)
-        });
+        // delivers it, the others drop the repeat. Queued while Redis is away too (up to
+        // the queue's bound): it goes out once the commands reconnect, late, and the other
+        // nodes deliver it then rather than leave a gap no later event may ever reveal.
+        let topic = Topic::Event {
+            kind: event.kind(),
+            seq,
+        };
+        let envelope = envelope::encode(&self.shared.node, room, topic, &json);
         self.shared.order.offer(room, seq, text_frame(json));
         super::after_delivery(&self.shared.hub, room, event.removes());
-        if let Some(envelope) = envelope {
-            self.send(Command::Publish(envelope));
-        }
+        self.send(Command::Publish(envelope));
     }
 
     fn close_account(&self, user: &str) {
@@ -230,6 +231,7 @@ async fn order_timer(shared: &Shared) {
 
 async fn subscriber(client: redis::Client, shared: &Shared) {
     let channel = shared.events_channel();
+    let mut first = true;
     loop {
         let mut pubsub = connect_retrying(shared, &shared.subscribed, "subscribe", || async {
             let mut pubsub = client.get_async_pubsub().await?;
@@ -238,6 +240,15 @@ async fn subscriber(client: redis::Client, shared: &Shared) {
         })
         .await;
         tracing::info!("Redis bus: subscribed");
+        if !std::mem::take(&mut first) {
+            // What other nodes published while this node was not listening is gone for
+            // good, and a room that went quiet since would never show its clients the
+            // gap: they reconnect (1012), join again and catch up from the events feed.
+            tracing::warn!(
+                "Redis bus: resubscribed; closing this node's sockets so clients catch up"
+            );
+            shared.hub.close_all(crate::ws::CLOSE_RESTART);
+        }
         let mut messages = pubsub.on_message();
         loop {
             match tokio::time::timeout(SILENCE_LIMIT, messages.next()).await {
