@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use crate::helpers::vms::{
     Hosts, Nginx, NsPostgres, chatapp_on, free_port, throwaway_pki, tls_client,
 };
-use crate::helpers::{Backend, ChatappProcess, TestDb, chatapp_cmd};
+use crate::helpers::{Backend, ChatappProcess, TestDb, auth_role, chatapp_cmd};
 
 #[actix_web::test]
 async fn two_vms_behind_nginx_with_tls_chat_end_to_end() {
@@ -91,15 +91,9 @@ async fn two_vms_behind_nginx_with_tls_chat_end_to_end() {
     };
 
     // VM #1: auth and front.
-    let mut cmd = chatapp_on(&hosts, 1, dir.path());
-    cmd.args(["auth", "--bind", &format!("127.0.0.1:{auth_port}")])
-        .env("DATABASE_URL", &db_url)
-        .env(
-            "CHATAPP__AUTH__SIGNING_KEY_FILE",
-            keys.join("jwt_ed25519.pem"),
-        )
-        .env("CHATAPP__AUTH__BCRYPT_COST", "4")
-        .env("CHATAPP__HTTP__TRUSTED_PROXIES", "127.0.0.1");
+    let bind = format!("127.0.0.1:{auth_port}");
+    let mut cmd = auth_role(chatapp_on(&hosts, 1, dir.path()), &bind, &db_url, &keys);
+    cmd.env("CHATAPP__HTTP__TRUSTED_PROXIES", "127.0.0.1");
     let _auth = ChatappProcess::start(cmd);
     let front_bind = if namespaced {
         format!("0.0.0.0:{front_port}")

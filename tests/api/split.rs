@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, Browser, ChatappProcess, TestDb, chatapp_cmd};
+use crate::helpers::{Backend, Browser, ChatappProcess, TestDb, auth_role, chatapp_cmd};
 
 #[actix_web::test]
 async fn split_front_and_auth_sign_in_end_to_end() {
@@ -23,16 +23,8 @@ async fn split_front_and_auth_sign_in_end_to_end() {
         .expect("migrate");
     assert!(out.status.success());
 
-    let mut auth_cmd = chatapp_cmd(dir.path());
-    auth_cmd
-        .args(["auth", "--bind", "127.0.0.1:0"])
-        .env("DATABASE_URL", &db.url)
-        .env(
-            "CHATAPP__AUTH__SIGNING_KEY_FILE",
-            keys.join("jwt_ed25519.pem"),
-        )
-        .env("CHATAPP__AUTH__BCRYPT_COST", "4")
-        .env("CHATAPP__HTTP__TRUSTED_PROXIES", "127.0.0.1");
+    let mut auth_cmd = auth_role(chatapp_cmd(dir.path()), "127.0.0.1:0", &db.url, &keys);
+    auth_cmd.env("CHATAPP__HTTP__TRUSTED_PROXIES", "127.0.0.1");
     let auth = ChatappProcess::start(auth_cmd);
 
     let mut front_cmd = chatapp_cmd(dir.path());
@@ -186,15 +178,7 @@ impl Split {
                 .expect("migrate")
                 .success()
         );
-        let mut auth_cmd = chatapp_cmd(dir.path());
-        auth_cmd
-            .args(["auth", "--bind", "127.0.0.1:0"])
-            .env("DATABASE_URL", &db.url)
-            .env(
-                "CHATAPP__AUTH__SIGNING_KEY_FILE",
-                keys.join("jwt_ed25519.pem"),
-            )
-            .env("CHATAPP__AUTH__BCRYPT_COST", "4");
+        let auth_cmd = auth_role(chatapp_cmd(dir.path()), "127.0.0.1:0", &db.url, &keys);
         let auth = ChatappProcess::start(auth_cmd);
         // front gets a fixed port so it can come back on the same address.
         // front reaches ws (presence, announcements) at an address chosen before either starts.

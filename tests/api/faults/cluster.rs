@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    Backend, ChatappProcess, OwnPostgres, OwnRedis, TestDb, chatapp_cmd, free_port,
+    Backend, ChatappProcess, OwnPostgres, OwnRedis, TestDb, auth_role, chatapp_cmd, free_port,
 };
 
 const SERVICE: &str = "faults-service-credential-0123456789";
@@ -85,16 +85,8 @@ impl Cluster {
                 "chatapp {args:?}"
             );
         }
-        let mut auth_cmd = chatapp_cmd(dir.path());
-        auth_cmd
-            .args(["auth", "--bind", "127.0.0.1:0"])
-            .env("DATABASE_URL", &db_url)
-            .env(
-                "CHATAPP__AUTH__SIGNING_KEY_FILE",
-                keys.join("jwt_ed25519.pem"),
-            )
-            .env("CHATAPP__AUTH__BCRYPT_COST", "4")
-            .env("CHATAPP__DATABASE__CONNECT_TIMEOUT_SECS", "2");
+        let mut auth_cmd = auth_role(chatapp_cmd(dir.path()), "127.0.0.1:0", &db_url, &keys);
+        auth_cmd.env("CHATAPP__DATABASE__CONNECT_TIMEOUT_SECS", "2");
         let auth = ChatappProcess::start(auth_cmd);
         let front_bind = options.front_bind.unwrap_or_else(free_bind);
         let ws_binds = vec![free_bind(), free_bind()];

@@ -245,6 +245,17 @@ impl Session<'_> {
     }
 }
 
+/// Fails the test once the load's deadline has passed.
+fn within_deadline(user: &User, shape: &Shape, deadline: Instant, made: usize, unanswered: usize) {
+    assert!(
+        Instant::now() < deadline,
+        "{}: the load did not finish within {:?} ({made} of {} made, {unanswered} unanswered)",
+        user.name,
+        shape.deadline,
+        shape.messages,
+    );
+}
+
 async fn connect(base: &str, token: &str) -> Option<Socket> {
     let url = format!("{}/ws/chat?token={token}", base.replacen("http", "ws", 1));
     match tokio::time::timeout(
@@ -299,15 +310,7 @@ async fn run_user(
         ) {
             break;
         }
-        assert!(
-            Instant::now() < deadline,
-            "{}: the load did not finish within {:?} ({} of {} made, {} unanswered)",
-            user.name,
-            shape.deadline,
-            made,
-            shape.messages,
-            pending.len()
-        );
+        within_deadline(&user, shape, deadline, made, pending.len());
         if !first {
             stats.borrow_mut().reconnects += 1;
             tokio::time::sleep(backoff).await;
@@ -363,15 +366,7 @@ async fn run_user(
             ) {
                 break 'connection;
             }
-            assert!(
-                Instant::now() < deadline,
-                "{}: the load did not finish within {:?} ({} of {} made, {} unanswered)",
-                user.name,
-                shape.deadline,
-                made,
-                shape.messages,
-                pending.len()
-            );
+            within_deadline(&user, shape, deadline, made, pending.len());
             tokio::select! {
                 message = socket.next() => {
                     let Some(Ok(message)) = message else { continue 'connection };

@@ -23,6 +23,19 @@ pub fn chatapp_cmd(cwd: &Path) -> Command {
     cmd
 }
 
+/// Makes `cmd` (from [`chatapp_cmd`]) run `auth` on `bind` over `db_url`, signing with the
+/// private key in `keys` (as `chatapp keygen` writes it), with cheap bcrypt for tests.
+pub fn auth_role(mut cmd: Command, bind: &str, db_url: &str, keys: &Path) -> Command {
+    cmd.args(["auth", "--bind", bind])
+        .env("DATABASE_URL", db_url)
+        .env(
+            "CHATAPP__AUTH__SIGNING_KEY_FILE",
+            keys.join("jwt_ed25519.pem"),
+        )
+        .env("CHATAPP__AUTH__BCRYPT_COST", "4");
+    cmd
+}
+
 /// A serving role running as its own process.
 pub struct ChatappProcess {
     child: Option<Child>,
