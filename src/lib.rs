@@ -11,6 +11,7 @@ pub mod domain;
 pub mod front;
 pub mod http;
 pub mod passwords;
+pub mod push;
 pub mod server;
 pub mod storage;
 pub mod telemetry;

@@ -19,6 +19,7 @@ impl Default for Settings {
             http: HttpSettings::default(),
             internal: InternalSettings::default(),
             bus: BusSettings::default(),
+            push: PushSettings::default(),
             log: LogSettings::default(),
         }
     }
@@ -96,6 +97,34 @@ impl Default for WsSettings {
             max_batch: 256,
             save_lanes: 1,
             save_timeout_secs: 10,
+        }
+    }
+}
+
+impl Default for PushSettings {
+    fn default() -> Self {
+        Self {
+            subject: None,
+            // The push services of Chrome, Edge, Firefox and Safari.
+            allowed_hosts: [
+                "fcm.googleapis.com",
+                "push.services.mozilla.com",
+                "notify.windows.com",
+                "push.apple.com",
+            ]
+            .map(String::from)
+            .to_vec(),
+            allow_http: false,
+            queue: 1024,
+            pending: 1024,
+            concurrency: 16,
+            per_endpoint: 8,
+            timeout_secs: 10,
+            attempts: 4,
+            retry_base_ms: 1000,
+            retry_max_secs: 60,
+            ttl_secs: 4 * 3600,
+            max_subscriptions_per_user: 20,
         }
     }
 }

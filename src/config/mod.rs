@@ -30,6 +30,7 @@ pub struct Settings {
     pub http: HttpSettings,
     pub internal: InternalSettings,
     pub bus: BusSettings,
+    pub push: PushSettings,
     pub log: LogSettings,
 }
 
@@ -170,6 +171,43 @@ impl Default for BusSettings {
             presence_ttl_secs: 30,
         }
     }
+}
+
+/// Web Push (`front`, `all`): where pushes may go and how hard to try.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PushSettings {
+    /// The VAPID `sub` claim: how a push service reaches the operator (`mailto:` or
+    /// `https:`). Unset: no `sub` (some push services, Apple's among them, refuse that).
+    pub subject: Option<String>,
+    /// Hosts a subscription's endpoint may name: each entry matches itself and its
+    /// subdomains. Empty: any host (the server then POSTs wherever a user points it).
+    #[serde(deserialize_with = "list_or_commas")]
+    pub allowed_hosts: Vec<String>,
+    /// Accept `http://` endpoints (a local push service in tests); never in production.
+    pub allow_http: bool,
+    /// Notifications waiting for the push worker; past it, new ones are dropped (counted).
+    pub queue: usize,
+    /// Pushes being delivered or waiting to retry, at most; the worker takes no more
+    /// notifications from the queue meanwhile.
+    pub pending: usize,
+    /// Requests to push services in flight at once.
+    pub concurrency: usize,
+    /// Pushes waiting for one endpoint (whose earlier push is still trying); past it,
+    /// that endpoint's new pushes are dropped, so one slow endpoint cannot fill `pending`.
+    pub per_endpoint: usize,
+    /// How long one request to a push service may take.
+    pub timeout_secs: u64,
+    /// Tries per push (the first included) on a timeout, a 5xx or a 429.
+    pub attempts: u32,
+    /// The wait before the second try; it doubles for each later one.
+    pub retry_base_ms: u64,
+    /// The longest wait between tries, `Retry-After` included.
+    pub retry_max_secs: u64,
+    /// The `TTL` header: how long a push service keeps a push for an offline browser.
+    pub ttl_secs: u32,
+    /// Subscriptions one user may keep; a new one past it replaces their oldest.
+    pub max_subscriptions_per_user: usize,
 }
 
 #[derive(Debug, Deserialize)]

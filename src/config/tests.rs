@@ -129,6 +129,45 @@ fn lists_and_numeric_strings_from_the_environment() {
 }
 
 #[test]
+fn push_settings() {
+    let s = load(&[
+        ("CHATAPP__PUSH__SUBJECT", "mailto:ops@example.com"),
+        (
+            "CHATAPP__PUSH__ALLOWED_HOSTS",
+            "push.example.net, fcm.googleapis.com",
+        ),
+        ("CHATAPP__PUSH__ATTEMPTS", "2"),
+    ])
+    .expect("loads");
+    assert_eq!(
+        s.push.allowed_hosts,
+        ["push.example.net", "fcm.googleapis.com"]
+    );
+    assert_eq!(s.push.attempts, 2);
+    assert!(!Settings::default().push.allow_http);
+    for (key, value, named) in [
+        ("CHATAPP__PUSH__SUBJECT", "ops@example.com", "push.subject"),
+        (
+            "CHATAPP__PUSH__SUBJECT",
+            "http://example.com",
+            "push.subject",
+        ),
+        ("CHATAPP__PUSH__QUEUE", "0", "push.queue"),
+        ("CHATAPP__PUSH__ATTEMPTS", "0", "push.attempts"),
+        ("CHATAPP__PUSH__ATTEMPTS", "21", "push.attempts"),
+        ("CHATAPP__PUSH__TTL_SECS", "2419201", "push.ttl_secs"),
+        (
+            "CHATAPP__PUSH__ALLOWED_HOSTS",
+            "https://push.example.net",
+            "push.allowed_hosts",
+        ),
+    ] {
+        let e = load(&[(key, value)]).map(|_| ()).unwrap_err();
+        assert!(e.to_string().contains(named), "{key}={value}: {e}");
+    }
+}
+
+#[test]
 fn secrets_do_not_print() {
     let s = load(&[
         ("CHATAPP__INTERNAL__TOKEN", "very-secret-service-token"),

@@ -130,8 +130,66 @@ impl Settings {
                 "must be between 1 and 3600 seconds",
             ));
         }
+        self.validate_push()?;
         if self.jwt.issuer.is_empty() {
             return Err(invalid("jwt.issuer", "must not be empty"));
+        }
+        Ok(())
+    }
+}
+
+impl Settings {
+    fn validate_push(&self) -> Result<(), ConfigError> {
+        let push = &self.push;
+        for (key, value, min) in [
+            ("push.queue", push.queue as u64, 1),
+            ("push.pending", push.pending as u64, 1),
+            ("push.concurrency", push.concurrency as u64, 1),
+            ("push.per_endpoint", push.per_endpoint as u64, 1),
+            ("push.timeout_secs", push.timeout_secs, 1),
+            ("push.attempts", u64::from(push.attempts), 1),
+            ("push.retry_max_secs", push.retry_max_secs, 1),
+            (
+                "push.max_subscriptions_per_user",
+                push.max_subscriptions_per_user as u64,
+                1,
+            ),
+        ] {
+            if value < min {
+                return Err(invalid(key, format!("must be at least {min}")));
+            }
+        }
+        if push.attempts > 20 {
+            return Err(invalid("push.attempts", "must be at most 20"));
+        }
+        // RFC 8030: a push service may cap the TTL; 28 days is the longest any keeps.
+        if push.ttl_secs > 28 * 24 * 3600 {
+            return Err(invalid(
+                "push.ttl_secs",
+                "must be at most 2419200 (28 days)",
+            ));
+        }
+        if let Some(subject) = &push.subject {
+            let ok = subject
+                .strip_prefix("mailto:")
+                .is_some_and(|rest| rest.contains('@'))
+                || url::Url::parse(subject).is_ok_and(|u| u.scheme() == "https");
+            if !ok {
+                return Err(invalid(
+                    "push.subject",
+                    "must be a mailto: address or an https:// URL (RFC 8292)",
+                ));
+            }
+        }
+        if let Some(bad) = push
+            .allowed_hosts
+            .iter()
+            .find(|h| h.is_empty() || h.contains(['/', ':', ' ']))
+        {
+            return Err(invalid(
+                "push.allowed_hosts",
+                format!("must hold host names only (got {bad:?})"),
+            ));
         }
         Ok(())
     }

@@ -6,6 +6,7 @@ mod error;
 mod event;
 mod message;
 mod names;
+mod notify;
 pub mod services;
 mod workspace;
 
@@ -14,4 +15,5 @@ pub use error::ValidationError;
 pub use event::{Deletion, EventKind, MembershipChange, RoomEvent};
 pub use message::{ClientId, MAX_CONTENT_CHARS, Message, MessageContent};
 pub use names::{Password, RoomName, Username};
+pub use notify::{NotifyLevel, should_push};
 pub use workspace::{DIRECT_MAX, DIRECT_MIN, Registration, Role, RoomKind};

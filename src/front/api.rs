@@ -22,6 +22,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(super::rooms::configure)
             .configure(super::admin::configure)
             .configure(super::account::configure)
+            .configure(super::push::configure)
             .route("/chat/chat_history", web::get().to(history))
             .route("/chat/events", web::get().to(events))
             .route("/presence", web::get().to(presence))

@@ -8,6 +8,7 @@ mod assets;
 pub mod chat;
 mod pages;
 pub mod policy;
+mod push;
 mod room_limits;
 mod rooms;
 pub mod session;
@@ -25,6 +26,7 @@ use rand::rngs::StdRng;
 use secrecy::SecretString;
 
 use crate::domain::services::{Announcer, AuthApi, Connector, PresenceApi};
+use crate::push::PushService;
 use crate::tokens::TokenVerifier;
 use chat::ChatService;
 
@@ -43,11 +45,15 @@ pub struct FrontState {
     /// The WebSocket URL pages use (`front.public_ws_url`); unset: the page's own host.
     pub public_ws_url: Option<String>,
     pub tera: Arc<tera::Tera>,
+    /// Web Push: the VAPID key, subscriptions, the queue `notify` feeds.
+    pub push: PushService,
     /// Rooms made per user: one limiter for every worker.
     room_creation: web::Data<room_limits::RoomCreation>,
 }
 
 impl FrontState {
+    // One argument per dependency of the role, each named at the one call (server).
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         chat: ChatService,
         verifier: TokenVerifier,
@@ -56,6 +62,7 @@ impl FrontState {
         announcer: Arc<dyn Connector<dyn Announcer>>,
         internal_token: Option<SecretString>,
         public_ws_url: Option<String>,
+        push: PushService,
     ) -> anyhow::Result<Self> {
         let tera = templates::load().map_err(|e| anyhow::anyhow!("templates: {e:?}"))?;
         Ok(Self {
@@ -67,6 +74,7 @@ impl FrontState {
             internal_token,
             public_ws_url,
             tera: Arc::new(tera),
+            push,
             room_creation: web::Data::new(room_limits::RoomCreation::default()),
         })
     }
@@ -109,6 +117,7 @@ pub fn configure(state: FrontState) -> impl FnOnce(&mut web::ServiceConfig) {
                 state.internal_token.clone(),
             )))
             .app_data(web::Data::new(state.chat.clone()))
+            .app_data(web::Data::new(state.push.clone()))
             .app_data(state.room_creation.clone())
             .app_data(web::Data::new(state.verifier.clone()))
             .app_data(web::Data::from(state.tera.clone()))

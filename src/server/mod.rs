@@ -24,6 +24,7 @@ use crate::http::client_ip::TrustedProxies;
 use crate::http::error::{json_config, not_found, query_config};
 use crate::http::health::{self, HealthChecks};
 use crate::http::{metrics, request_span};
+use crate::push::PushService;
 use crate::ws::{self, WsMetrics, WsState};
 use parts::{
     accounts, http_store, open_database, public_key_verifier, signing_key, stop, stop_on_signal,
@@ -75,6 +76,7 @@ pub struct Application {
     addr: SocketAddr,
     server: Server,
     ws: Option<WsState>,
+    push: Option<PushService>,
 }
 
 /// Stops a running [`Application`] the way SIGTERM does.
@@ -130,8 +132,17 @@ impl Application {
             }
             _ => None,
         };
-        let chat = db.as_ref().map(|db| ChatService::new(db.clone()));
         let registry = prometheus::Registry::new();
+        // Before the chat service, which is to hand new messages to it.
+        let push = match (&db, role.serves_front()) {
+            (Some(db), true) => Some(
+                PushService::start(db.clone(), &settings.push, &registry)
+                    .await
+                    .context("Web Push cannot start")?,
+            ),
+            _ => None,
+        };
+        let chat = db.as_ref().map(|db| ChatService::new(db.clone()));
         let ws_state = match (&verifier, role.serves_ws()) {
             (Some(verifier), true) => {
                 let store: Arc<dyn Connector<dyn EventStore>> = match &chat {
@@ -152,8 +163,8 @@ impl Application {
             }
             _ => None,
         };
-        let front_state = match (&chat, &verifier, role.serves_front()) {
-            (Some(chat), Some(verifier), true) => {
+        let front_state = match (&chat, &verifier, &push) {
+            (Some(chat), Some(verifier), Some(push)) => {
                 let backend: Arc<dyn Connector<dyn AuthApi>> = match &accounts {
                     Some(accounts) => Arc::new(auth::DirectAuth(accounts.clone())),
                     None => Arc::new(HttpAuthConnector {
@@ -191,6 +202,7 @@ impl Application {
                     announcer,
                     settings.internal.token.clone(),
                     settings.front.public_ws_url.clone(),
+                    push.clone(),
                 )?)
             }
             _ => None,
@@ -269,6 +281,7 @@ impl Application {
             addr,
             server,
             ws: ws_for_stop,
+            push,
         })
     }
 
@@ -278,6 +291,11 @@ impl Application {
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Web Push, on a role serving `front`: what tests notify through.
+    pub fn push(&self) -> Option<&PushService> {
+        self.push.as_ref()
     }
 
     /// A handle that stops the server as SIGTERM does.

@@ -12,6 +12,7 @@ pub mod memberships;
 pub mod messages;
 pub mod migrations;
 mod prepared;
+pub mod push;
 pub mod resets;
 pub mod room_events;
 pub mod rooms;

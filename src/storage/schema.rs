@@ -121,6 +121,35 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    vapid_keys (name) {
+        name -> Text,
+        private_key -> Text,
+        public_key -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    push_subscriptions (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        endpoint -> Text,
+        p256dh -> Text,
+        auth -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    notify_levels (user_id, room_id) {
+        user_id -> BigInt,
+        room_id -> BigInt,
+        level -> Text,
+    }
+}
+
 diesel::joinable!(messages -> rooms (room_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(messages -> users (sender_id));
@@ -135,6 +164,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     sessions
 );
+
+diesel::joinable!(push_subscriptions -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(push_subscriptions, users);
 
 #[diesel::declare_sql_function]
 extern "SQL" {

@@ -19,6 +19,7 @@ mod events;
 mod faults;
 mod health;
 mod pages;
+mod push;
 mod rate_limits;
 mod rehearsal;
 mod rest;

@@ -53,6 +53,7 @@ async fn migrations_from_empty_and_again(backend: Backend) {
     }
     expected.push("2026-12-02-000000_workspace".to_string());
     expected.push("2026-12-02-000001_sessions".to_string());
+    expected.push("2026-12-02-000010_push".to_string());
     assert_eq!(
         migrations::pending(&mut conn).unwrap().len(),
         expected.len()

@@ -12,6 +12,8 @@ pub struct TestApp {
     pub db: Option<TestDb>,
     pub data_dir: TempDir,
     pub client: awc::Client,
+    /// Web Push, on a role serving `front`.
+    pub push: Option<chatapp::push::PushService>,
     handle: AppHandle,
 }
 
@@ -66,12 +68,14 @@ pub async fn spawn_app_with(
         .expect("build the application");
     let port = app.port();
     let handle = app.handle();
+    let push = app.push().cloned();
     actix_web::rt::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         db,
         data_dir,
         client: awc::Client::builder().disable_redirects().finish(),
+        push,
         handle,
     }
 }
