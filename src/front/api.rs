@@ -6,13 +6,13 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::chat::ChatService;
+use super::feed_query::{EventsParams, EventsQuery, HistoryParams, HistoryQuery};
 use super::policy::{Member, readable_room};
 use super::session::authenticate;
 use crate::domain::services::{Admission, AuthApi, PresenceApi};
 use crate::domain::{Draft, ValidationError};
 use crate::http::ApiError;
 use crate::storage::StorageError;
-use crate::storage::messages::Cursor;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -50,14 +50,6 @@ async fn token(req: HttpRequest, auth: web::Data<dyn AuthApi>) -> Result<HttpRes
         .json(json!({"access_token": issued.access_token, "token_type": "Bearer", "expires_in": issued.expires_in})))
 }
 
-#[derive(Deserialize)]
-struct HistoryQuery {
-    room: Option<String>,
-    before: Option<String>,
-    after: Option<String>,
-    limit: Option<String>,
-}
-
 /// An optional whole-number query parameter in `min..=max` (422 `invalid_field` otherwise).
 pub(super) fn number(
     field: &'static str,
@@ -81,33 +73,14 @@ async fn history(
     chat: web::Data<ChatService>,
     query: web::Query<HistoryQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let room = query
-        .room
-        .as_deref()
-        .ok_or_else(|| ValidationError::new("room", "is required"))?;
-    let limit = number("limit", &query.limit, 1, 200)?.unwrap_or(50);
-    let before = number("before", &query.before, 1, i64::MAX)?;
-    let after = number("after", &query.after, 0, i64::MAX)?;
-    let cursor = match (before, after) {
-        (Some(_), Some(_)) => {
-            return Err(
-                ValidationError::new("before", "give at most one of before and after").into(),
-            );
-        }
-        (Some(b), None) => Cursor::Before(b),
-        (None, Some(a)) => Cursor::After(a),
-        (None, None) => Cursor::Latest,
-    };
-    let room_id = readable_room(&chat, &user, room).await?.id;
-    let messages = chat.history(room_id, room, cursor, limit).await?;
+    let HistoryParams {
+        room,
+        cursor,
+        limit,
+    } = query.check()?;
+    let room_id = readable_room(&chat, &user, &room).await?.id;
+    let messages = chat.history(room_id, &room, cursor, limit).await?;
     Ok(HttpResponse::Ok().json(json!({"room": room, "messages": messages})))
-}
-
-#[derive(Deserialize)]
-struct EventsQuery {
-    room: Option<String>,
-    after: Option<String>,
-    limit: Option<String>,
 }
 
 /// `GET /api/chat/events?room=R&after=S&limit=N`: the room's events after seq S, gapless.
@@ -116,14 +89,9 @@ async fn events(
     chat: web::Data<ChatService>,
     query: web::Query<EventsQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let room = query
-        .room
-        .as_deref()
-        .ok_or_else(|| ValidationError::new("room", "is required"))?;
-    let after = number("after", &query.after, 0, i64::MAX)?.unwrap_or(0);
-    let limit = number("limit", &query.limit, 1, 500)?.unwrap_or(200);
-    let room_id = readable_room(&chat, &user, room).await?.id;
-    let page = chat.events(room_id, room, after, limit).await?;
+    let EventsParams { room, after, limit } = query.check()?;
+    let room_id = readable_room(&chat, &user, &room).await?.id;
+    let page = chat.events(room_id, &room, after, limit).await?;
     Ok(HttpResponse::Ok()
         .json(json!({"room": room, "events": page.events, "last_seq": page.last_seq})))
 }

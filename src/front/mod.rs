@@ -6,6 +6,7 @@ mod admin;
 mod api;
 mod assets;
 pub mod chat;
+pub mod feed_query;
 mod pages;
 pub mod policy;
 mod push;

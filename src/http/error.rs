@@ -189,8 +189,12 @@ pub fn json_config() -> actix_web::web::JsonConfig {
 }
 
 pub fn query_config() -> actix_web::web::QueryConfig {
-    actix_web::web::QueryConfig::default()
-        .error_handler(|err, _req| ApiError::BadRequest(format!("bad query string: {err}")).into())
+    actix_web::web::QueryConfig::default().error_handler(|err, _req| bad_query(err).into())
+}
+
+/// A query string the `Query` extractor could not deserialize: 400 `bad_request`.
+pub fn bad_query(err: actix_web::error::QueryPayloadError) -> ApiError {
+    ApiError::BadRequest(format!("bad query string: {err}"))
 }
 
 impl ApiError {

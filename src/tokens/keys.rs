@@ -53,6 +53,15 @@ impl KeyPair {
         })
     }
 
+    /// A pair made from a fixed seed, for tests and fuzz targets that need the same key on
+    /// every run. Not compiled into the server.
+    #[cfg(any(test, fuzzing))]
+    pub fn from_seed(seed: [u8; 32]) -> Self {
+        Self {
+            signing: SigningKey::from_bytes(&seed),
+        }
+    }
+
     pub fn signing_key(&self) -> &SigningKey {
         &self.signing
     }

@@ -2,7 +2,8 @@
 //!
 //! After the handshake the socket is taken over from actix-http's HTTP/1 dispatcher (whose
 //! two 8 KiB buffers would otherwise stay with every idle connection): a reader decodes
-//! client frames into a buffer that is released whenever it is empty, and a writer task
+//! client frames ([`FrameReader`]) into a buffer that is released whenever it is empty,
+//! and a writer task
 //! drains the connection's queue onto the socket.
 //!
 //! Outbound frames are encoded once (a broadcast: once for all its subscribers) and queued
@@ -19,7 +20,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use actix_codec::{Decoder, Encoder};
+use actix_codec::Encoder;
 use actix_http::ws::{CloseCode, CloseReason, Codec, Frame, Message, ProtocolError};
 use bytes::{Buf, Bytes, BytesMut};
 use bytestring::ByteString;
@@ -30,6 +31,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{Notify, mpsc};
 
 use super::outbox::{Outbox, Shared};
+use super::reader::FrameReader;
 
 /// Close code recorded when the socket itself failed (no close frame was exchanged).
 const CLOSE_ABNORMAL: u16 = 1006;
@@ -106,26 +108,14 @@ impl futures_util::Stream for OutboundBody {
 /// The receiving side: client frames decoded from the socket.
 pub struct Inbound {
     read: OwnedReadHalf,
-    /// Bytes of a frame not complete yet; empty (no allocation) between frames.
-    buf: BytesMut,
-    codec: Codec,
+    frames: FrameReader,
 }
 
 impl Inbound {
     pub async fn next(&mut self) -> Option<Result<Frame, ProtocolError>> {
         loop {
-            if !self.buf.is_empty() {
-                match self.codec.decode(&mut self.buf) {
-                    Ok(Some(frame)) => {
-                        if self.buf.is_empty() {
-                            // Give the allocation back: an idle connection holds no buffer.
-                            self.buf = BytesMut::new();
-                        }
-                        return Some(Ok(frame));
-                    }
-                    Ok(None) => {}
-                    Err(e) => return Some(Err(e)),
-                }
+            if let Some(frame) = self.frames.next_frame().transpose() {
+                return Some(frame);
             }
             self.read.readable().await.ok()?;
             let read = SCRATCH.with(|scratch| {
@@ -133,7 +123,7 @@ impl Inbound {
                 match self.read.try_read(&mut scratch[..]) {
                     Ok(0) => Some(false),
                     Ok(n) => {
-                        self.buf.extend_from_slice(&scratch[..n]);
+                        self.frames.feed(&scratch[..n]);
                         Some(true)
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => None,
@@ -317,15 +307,9 @@ pub async fn take_over(
         settings.write_timeout,
         live.enter(),
     ));
-    let buf = if leftover.is_empty() {
-        BytesMut::new()
-    } else {
-        BytesMut::from(&leftover[..])
-    };
     let inbound = Inbound {
         read,
-        buf,
-        codec: Codec::new().max_size(settings.max_frame),
+        frames: FrameReader::with_leftover(settings.max_frame, &leftover),
     };
     Ok((outbox, inbound))
 }

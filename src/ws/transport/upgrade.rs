@@ -19,7 +19,9 @@ pub async fn refuse(mut io: TcpStream, error: ApiError) -> std::io::Result<()> {
     io.write_all(&error.to_http1()).await
 }
 
-fn origin_allowed(head: &RequestHead, allowed: &[String]) -> bool {
+/// Whether the handshake's `Origin` may open a socket: any, for a client that sends none
+/// (not a browser); else one of `allowed`, or the page's own host when `allowed` is empty.
+pub fn origin_allowed(head: &RequestHead, allowed: &[String]) -> bool {
     let header = |name: &str| head.headers.get(name).and_then(|v| v.to_str().ok());
     let Some(origin) = header("origin") else {
         // Not a browser: nothing to check.
