@@ -214,6 +214,11 @@ impl ChatService {
 
     /// The room with this name, if there is one.
     pub async fn room(&self, name: &str) -> Result<Option<RoomMeta>, StorageError> {
+        if name.contains('\0') {
+            // No room has one (names are checked when rooms are made), and PostgreSQL
+            // refuses U+0000 in a query's text: the look-up would fail with a 500.
+            return Ok(None);
+        }
         if let Some(meta) = self.rooms.read().ok().and_then(|r| r.get(name).copied()) {
             return Ok(Some(meta));
         }

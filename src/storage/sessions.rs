@@ -95,6 +95,10 @@ pub fn end(
     id: &str,
     now: NaiveDateTime,
 ) -> Result<bool, StorageError> {
+    if id.contains('\0') {
+        // No session id has one, and PostgreSQL refuses U+0000 in a query's text.
+        return Ok(false);
+    }
     let ended = diesel::update(
         sessions::table
             .filter(sessions::id.eq(id))

@@ -18,6 +18,7 @@ mod deploy;
 mod events;
 mod faults;
 mod health;
+mod http_fuzz;
 mod pages;
 mod push;
 mod rate_limits;
