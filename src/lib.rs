@@ -11,6 +11,8 @@ pub mod domain;
 pub mod front;
 pub mod http;
 pub mod passwords;
+#[cfg(any(test, fuzzing))]
+pub mod properties;
 pub mod push;
 pub mod server;
 pub mod storage;

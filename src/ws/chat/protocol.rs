@@ -80,6 +80,9 @@ const ECHO_MAX: usize = 256;
 /// The `client_id` of a write that is refused before (or without) being parsed: too
 /// fast, too large, or of the wrong shape. Its error frame still names it.
 pub fn client_id_of(text: &[u8]) -> Option<String> {
+    if !is_object(text) {
+        return None;
+    }
     #[derive(Deserialize)]
     struct Write {
         client_id: Option<serde_json::Value>,
@@ -91,8 +94,24 @@ pub fn client_id_of(text: &[u8]) -> Option<String> {
     }
 }
 
+/// Whether the text is a JSON object, as every frame is. serde reads a struct, and an
+/// internally tagged enum, from an array too (`["join","general"]`, the tag first), so
+/// that is refused before it is deserialized.
+fn is_object(text: &[u8]) -> bool {
+    text.iter()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+        == Some(&b'{')
+}
+
 /// Parses one text frame.
 pub fn parse(text: &[u8]) -> Result<Command, Refused> {
+    if !is_object(text) {
+        return Err(Refused {
+            code: ErrorCode::BadRequest,
+            message: "not a valid frame: a frame is a JSON object".into(),
+            client_id: None,
+        });
+    }
     let raw: RawFrame = serde_json::from_slice(text).map_err(|e| Refused {
         code: ErrorCode::BadRequest,
         message: format!("not a valid frame: {e}"),
@@ -232,5 +251,28 @@ mod tests {
         );
         assert_eq!(client_id_of(br#"{"client_id": 7}"#), None);
         assert_eq!(client_id_of(b"not json"), None);
+    }
+
+    #[test]
+    fn a_frame_is_an_object_never_an_array() {
+        // Found by the chat_protocol fuzz target: serde read `["{"]` as a frame whose
+        // client_id was "{", and `["join","general"]` as a join.
+        assert_eq!(client_id_of(br#"["{"]"#), None);
+        assert_eq!(client_id_of(br#"["c1"]"#), None);
+        for text in [
+            &br#"["join","general"]"#[..],
+            br#" ["chat","general","hi","c1"]"#,
+        ] {
+            let refused = refused(std::str::from_utf8(text).expect("text"));
+            assert_eq!(
+                (refused.code, refused.client_id),
+                (ErrorCode::BadRequest, None)
+            );
+        }
+        // Whitespace before the object is still JSON.
+        assert!(parse(b" \n{\"type\":\"join\",\"room\":\"dev\"}").is_ok());
+        crate::properties::protocol::check(include_bytes!(
+            "../../../fuzz/corpus/chat_protocol/crash-array-frame"
+        ));
     }
 }

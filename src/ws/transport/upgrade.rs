@@ -21,20 +21,24 @@ pub async fn refuse(mut io: TcpStream, error: ApiError) -> std::io::Result<()> {
 
 /// Whether the handshake's `Origin` may open a socket: any, for a client that sends none
 /// (not a browser); else one of `allowed`, or the page's own host when `allowed` is empty.
+/// An `Origin`, `Host` or `X-Forwarded-Host` that is not readable text (browsers send
+/// ASCII) refuses the socket: it must not count as no `Origin` at all.
 pub fn origin_allowed(head: &RequestHead, allowed: &[String]) -> bool {
-    let header = |name: &str| head.headers.get(name).and_then(|v| v.to_str().ok());
-    let Some(origin) = header("origin") else {
+    let Some(origin) = head.headers.get("origin") else {
         // Not a browser: nothing to check.
         return true;
     };
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
     if allowed.is_empty() {
         // The page's own host, as the browser addressed it (or the proxy passed it on).
-        let host = header("x-forwarded-host")
-            .and_then(|h| h.split(',').next())
-            .or_else(|| header("host"))
-            .unwrap_or_default()
-            .trim();
-        origin_is_host(origin, host)
+        let host = match head.headers.get("x-forwarded-host") {
+            Some(forwarded) => forwarded.to_str().ok().and_then(|h| h.split(',').next()),
+            None => head.headers.get("host").and_then(|h| h.to_str().ok()),
+        };
+        let host = host.unwrap_or_default().trim();
+        !host.is_empty() && origin_is_host(origin, host)
     } else {
         allowed
             .iter()
@@ -80,4 +84,64 @@ pub async fn accept(
     take_over(io, leftover, &key, settings, live)
         .await
         .map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_http::header::{HeaderName, HeaderValue};
+
+    use super::*;
+
+    fn head(headers: &[(&'static str, &[u8])]) -> RequestHead {
+        let mut head = RequestHead::default();
+        for (name, value) in headers {
+            head.headers.insert(
+                HeaderName::from_static(name),
+                HeaderValue::from_bytes(value).expect("header"),
+            );
+        }
+        head
+    }
+
+    #[test]
+    fn an_unreadable_origin_is_refused_not_ignored() {
+        // Found by the ws_handshake fuzz target: an Origin with a byte over 0x7f could not
+        // be read as text and counted as no Origin at all, so any host passed.
+        let foreign = head(&[
+            ("host", b"chat.example"),
+            ("origin", b"https://\xc3\xa9vil.example"),
+        ]);
+        assert!(!origin_allowed(&foreign, &[]));
+        assert!(!origin_allowed(&foreign, &["https://chat.example".into()]));
+        let unreadable_host = head(&[("host", b"\xff.example"), ("origin", b"https://")]);
+        assert!(!origin_allowed(&unreadable_host, &[]));
+        let unreadable_proxy = head(&[
+            ("host", b"chat.example"),
+            ("x-forwarded-host", b"\xff"),
+            ("origin", b"https://chat.example"),
+        ]);
+        assert!(!origin_allowed(&unreadable_proxy, &[]));
+
+        // What passed before still passes.
+        assert!(origin_allowed(&head(&[("host", b"chat.example")]), &[]));
+        let own = head(&[
+            ("host", b"chat.example"),
+            ("origin", b"https://chat.example"),
+        ]);
+        assert!(origin_allowed(&own, &[]));
+        let proxied = head(&[
+            ("host", b"127.0.0.1:5000"),
+            ("x-forwarded-host", b"chat.example, proxy"),
+            ("origin", b"https://chat.example/"),
+        ]);
+        assert!(origin_allowed(&proxied, &[]));
+    }
+
+    #[test]
+    fn the_fuzzers_crashing_input_holds_now() {
+        // fuzz/artifacts/ws_handshake/crash-1a7e68b5… (minimised).
+        crate::properties::handshake::check(include_bytes!(
+            "../../../fuzz/corpus/ws_handshake/crash-unreadable-origin"
+        ));
+    }
 }
