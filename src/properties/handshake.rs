@@ -121,13 +121,15 @@ fn origins(src: &mut Source<'_>) {
         );
     }
 
-    // The page's own host (allowed list empty).
+    // The page's own host (allowed list empty); a host has no '/' (an origin's trailing
+    // one is not part of it).
     let mut head = RequestHead::default();
     let host_ok = header(&mut head, "host", &page);
     if host_ok
         && header(&mut head, "origin", &origin_of(&page))
         && readable(&origin_of(&page))
         && !page.is_empty()
+        && !page.contains('/')
         && page.trim() == page
     {
         assert!(
